@@ -1,0 +1,21 @@
+"""Grids on the sphere S2 and their quadrature."""
+
+from equisphere.sphere.grids import (
+    EquiangularGrid,
+    GaussLegendreGrid,
+    HealpixGrid,
+    SphereGrid,
+    angles_from_vectors,
+    make_grid,
+    unit_vectors,
+)
+
+__all__ = [
+    "EquiangularGrid",
+    "GaussLegendreGrid",
+    "HealpixGrid",
+    "SphereGrid",
+    "angles_from_vectors",
+    "make_grid",
+    "unit_vectors",
+]
