@@ -54,6 +54,13 @@ def check_pixels(pixels: torch.Tensor, name: str = "pixels") -> torch.Tensor:
     return pixels
 
 
+def _hypot(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``sqrt(x^2 + y^2)`` with a zero (not NaN) gradient at the origin."""
+    squared = x * x + y * y
+    positive = squared > 0
+    return torch.where(positive, torch.sqrt(torch.where(positive, squared, 1.0)), 0.0)
+
+
 def _check_finite(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"expected {name} to be a number, got {type(value).__name__} {value!r}")
@@ -202,7 +209,7 @@ class Camera:
 
         norm = torch.linalg.vector_norm(rays_in_camera, dim=-1)
         unit = rays_in_camera / norm.clamp_min(torch.finfo(norm.dtype).tiny)[..., None]
-        sin_t = torch.hypot(unit[..., 0], unit[..., 1])
+        sin_t = _hypot(unit[..., 0], unit[..., 1])
         theta = torch.atan2(sin_t, unit[..., 2])
         valid = (norm > 0) & (theta < self.incidence_limit)
         if self.max_incidence is not None:
@@ -244,7 +251,7 @@ class Camera:
 
         my = (pixels[..., 1] - self.cy) / self.fy
         mx = (pixels[..., 0] - self.cx - self.skew * my) / self.fx
-        radius = torch.hypot(mx, my)
+        radius = _hypot(mx, my)
         valid = radius < self.radius_limit
         if self._radius_cap < math.inf:
             valid &= radius <= self._radius_cap

@@ -146,9 +146,11 @@ def camera_from_dict(
         max_incidence = math.radians(number(max_incidence, "max_incidence_deg", path, section))
     try:
         camera = cls(
-            width=_whole(width, "image_size", path), height=_whole(height, "image_size", path),
-            max_incidence=max_incidence, **intrinsics,
-        )  # fmt: skip
+            width=_whole(width, "image_size", path),
+            height=_whole(height, "image_size", path),
+            max_incidence=max_incidence,
+            **intrinsics,
+        )
     except (ValueError, TypeError) as error:
         raise CalibrationError(f"{path} [{section}]: {error}") from None
 

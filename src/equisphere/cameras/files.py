@@ -41,18 +41,21 @@ class _OpenCVLoader(yaml.SafeLoader):
     """SafeLoader that also understands OpenCV's ``!!opencv-matrix`` tag."""
 
 
-def _construct_opencv_matrix(loader: yaml.SafeLoader, node: yaml.Node) -> dict:
-    mapping = loader.construct_mapping(node, deep=True)
-    return {"type_id": "opencv-matrix", **mapping}
+def _opencv_constructor(type_id: str):
+    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict:
+        return {"type_id": type_id, **loader.construct_mapping(node, deep=True)}
+
+    return construct
 
 
-_OpenCVLoader.add_constructor("tag:yaml.org,2002:opencv-matrix", _construct_opencv_matrix)
+for _type_id in ("opencv-matrix", "opencv-nd-matrix"):
+    _OpenCVLoader.add_constructor(f"tag:yaml.org,2002:{_type_id}", _opencv_constructor(_type_id))
 
 
 def _load_yaml(text: str, path: Path) -> object:
     lines = text.splitlines()
     if lines and lines[0].startswith("%YAML"):
-        lines = lines[1:]  # OpenCV writes "%YAML:1.0", which PyYAML does not accept
+        lines = lines[1:]  # OpenCV writes "%YAML:1.0" or "%YAML 1.2"; PyYAML accepts neither
     try:
         return yaml.load("\n".join(lines), Loader=_OpenCVLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as error:
@@ -90,12 +93,17 @@ def reject_unknown(mapping: Mapping, allowed: Iterable[str], path: Path, section
             )
 
 
+_YAML_SPECIALS = {".nan": math.nan, ".inf": math.inf, "+.inf": math.inf, "-.inf": -math.inf}
+
+
 def number(value: object, key: str, path: Path, section: str = "") -> float:
     """A finite float from a number or a numeric string (old WoodScape files use strings)."""
     if isinstance(value, bool):
         raise CalibrationError(
             f"{where(path, section)}: expected {key!r} to be a number, got {value!r}"
         )
+    if isinstance(value, str) and value.strip().lower() in _YAML_SPECIALS:
+        value = _YAML_SPECIALS[value.strip().lower()]  # OpenCV writes NaN as ".Nan"
     try:
         result = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -113,7 +121,7 @@ def numbers(
     value: object, key: str, path: Path, length: int | None, section: str = ""
 ) -> list[float]:
     """A list of finite floats (optionally of a given length)."""
-    if isinstance(value, Mapping) and value.get("type_id") == "opencv-matrix":
+    if isinstance(value, Mapping) and value.get("type_id") in ("opencv-matrix", "opencv-nd-matrix"):
         value = value.get("data")
     if not isinstance(value, (list, tuple)):
         value = [value]

@@ -65,22 +65,44 @@ class PolynomialCamera(Camera):
 
     @cached_property
     def fold_incidence(self) -> float | None:
-        """Smallest angle in ``(0, pi)`` where ``r'(theta) = 0`` (radians), or None."""
-        derivative = [i * c for i, c in enumerate(self.poly, start=1)]  # ascending powers
-        roots = np.roots(derivative[::-1]) if any(derivative[1:]) else np.array([])
-        real = roots[np.abs(roots.imag) <= 1e-12 * np.maximum(1.0, np.abs(roots))].real
-        real = real[(real > 0) & (real < math.pi)]
-        if real.size == 0:
+        """Smallest angle in ``(0, pi)`` where ``r'(theta) = 0`` (radians), or None.
+
+        Found twice over, so neither a badly scaled polynomial nor a pair of close
+        roots escapes: the real roots of ``r'`` (negligible leading coefficients
+        dropped) and the first sign change of ``r'`` on a dense scan of ``[0, pi]``.
+        """
+        slope = np.array([i * c for i, c in enumerate(self.poly, start=1)])  # ascending powers
+        size = np.abs(slope) * math.pi ** np.arange(slope.size)
+        slope = slope[: int(np.flatnonzero(size > 1e-15 * size.max()).max()) + 1]
+        candidates = []
+        if slope.size > 1:
+            roots = np.roots(slope[::-1])
+            real = roots[np.abs(roots.imag) <= 1e-9 * np.maximum(1.0, np.abs(roots))].real
+            candidates.extend(real[(real > 0) & (real < math.pi)].tolist())
+        theta = np.linspace(0, math.pi, 8193)
+        bad = np.flatnonzero(np.polynomial.polynomial.polyval(theta, slope) <= 0)
+        if bad.size:
+            lo, hi = theta[bad[0] - 1], theta[bad[0]]
+            for _ in range(60):
+                mid = (lo + hi) / 2
+                lo, hi = (
+                    (mid, hi) if np.polynomial.polynomial.polyval(mid, slope) > 0 else (lo, mid)
+                )
+            candidates.append(hi)
+        if not candidates:
             return None
-        # Polish the root so the boundary is exact to rounding.
-        theta = float(real.min())
+        # Polish the smallest root with Newton steps on r' so the boundary is exact.
+        root = float(min(candidates))
+        curvature = np.polynomial.polynomial.polyder(slope)
         for _ in range(3):
-            d1 = sum(i * c * theta ** (i - 1) for i, c in enumerate(self.poly, start=1))
-            d2 = sum(i * (i - 1) * c * theta ** (i - 2) for i, c in enumerate(self.poly, start=1))
+            d2 = np.polynomial.polynomial.polyval(root, curvature)
             if d2 == 0:
                 break
-            theta -= d1 / d2
-        return theta
+            step = np.polynomial.polynomial.polyval(root, slope) / d2
+            if not abs(step) < 1e-6:
+                break
+            root -= step
+        return root
 
     @property
     def incidence_limit(self) -> float:

@@ -175,8 +175,12 @@ def build_linear_map(
     matrix = torch.sparse_csr_tensor(crow, cols, vals, size=(n_out, n_in))
     logger.debug(
         "built linear map %s -> %s: %d non-zeros (%.1f per output), mean coverage %.3f",
-        in_shape, out_shape, vals.numel(), vals.numel() / max(n_out, 1), float(coverage.mean()),
-    )  # fmt: skip
+        in_shape,
+        out_shape,
+        vals.numel(),
+        vals.numel() / max(n_out, 1),
+        float(coverage.mean()),
+    )
     return ResampleMap(in_shape, out_shape, coverage.reshape(out_shape), matrix=matrix)
 
 
