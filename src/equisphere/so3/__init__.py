@@ -1,4 +1,4 @@
-"""The rotation group SO(3): rotations, the SO(3) grid and (later) Wigner-D matrices."""
+"""The rotation group SO(3): rotations, the SO(3) grid and Wigner-D matrices."""
 
 from equisphere.so3.grid import SO3Grid
 from equisphere.so3.rotations import (
@@ -16,6 +16,13 @@ from equisphere.so3.rotations import (
     rotation_y,
     rotation_z,
 )
+from equisphere.so3.wigner import (
+    real_from_complex_basis,
+    wigner_D,
+    wigner_D_flat,
+    wigner_D_matrices,
+    wigner_small_d,
+)
 
 __all__ = [
     "SO3Grid",
@@ -32,4 +39,9 @@ __all__ = [
     "rotation_x",
     "rotation_y",
     "rotation_z",
+    "real_from_complex_basis",
+    "wigner_D",
+    "wigner_D_flat",
+    "wigner_D_matrices",
+    "wigner_small_d",
 ]
