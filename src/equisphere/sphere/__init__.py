@@ -9,6 +9,7 @@ from equisphere.sphere.grids import (
     make_grid,
     unit_vectors,
 )
+from equisphere.sphere.interpolate import rotate_signal, sample_signal
 
 __all__ = [
     "EquiangularGrid",
@@ -17,5 +18,7 @@ __all__ = [
     "SphereGrid",
     "angles_from_vectors",
     "make_grid",
+    "rotate_signal",
+    "sample_signal",
     "unit_vectors",
 ]
