@@ -114,12 +114,15 @@ def pixel_directions(
 def images_to_unit_range(images: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Images ``(..., H, W)`` rescaled to [0, 1] by each image's own minimum and maximum.
 
-    A blank image (maximum = minimum) becomes all zeros.
+    ``(v - min) / (max - min)``. A constant image has no range: it becomes 1
+    where it is positive and 0 where it is zero (so the sphere shows the square).
     """
     images = images.to(dtype)
+    high = images.amax(dim=(-2, -1), keepdim=True)
     low = images.amin(dim=(-2, -1), keepdim=True)
-    span = images.amax(dim=(-2, -1), keepdim=True) - low
-    return (images - low) / torch.where(span > 0, span, torch.ones_like(span))
+    low = torch.where(high > low, low, torch.zeros_like(low))
+    span = high - low
+    return ((images - low) / torch.where(span > 0, span, torch.ones_like(span))).clamp_(0, 1)
 
 
 def sample_images(
