@@ -27,11 +27,10 @@ from equisphere.resample.cache import MapCache, default_cache
 from equisphere.resample.lookups import camera_lookup, grid_lookup
 from equisphere.resample.maps import ResampleMap, build_linear_map, build_nearest_map
 from equisphere.resample.options import (
-    camera_pixels_per_radian,
+    camera_counts,
     check_grid,
     check_mode,
     check_supersampling,
-    grid_counts,
     rotation_and_key,
 )
 from equisphere.resample.samples import grid_cell_samples, pixel_samples
@@ -66,9 +65,7 @@ def camera_to_sphere_map(
     key = ("camera->sphere", camera, repr(grid), rotation_key, mode, supersampling)
 
     def build() -> ResampleMap:
-        density = camera_pixels_per_radian(camera)[1] if supersampling == "auto" else 0.0
-        counts = grid_counts(grid, supersampling, density)
-        chunks = grid_cell_samples(grid, counts)
+        chunks = grid_cell_samples(grid, camera_counts(camera, rotation, supersampling))
         builder = build_nearest_map if mode == "nearest" else build_linear_map
         return builder(chunks, camera_lookup(camera, rotation), camera.image_size, grid.shape)
 

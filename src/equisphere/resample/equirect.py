@@ -29,11 +29,11 @@ from equisphere.resample.options import (
     check_grid,
     check_mode,
     check_supersampling,
-    grid_counts,
+    equirect_counts,
     rotation_and_key,
 )
 from equisphere.resample.samples import grid_cell_samples, pixel_samples
-from equisphere.sphere import HealpixGrid, SphereGrid, unit_vectors
+from equisphere.sphere import SphereGrid, unit_vectors
 
 __all__ = [
     "check_equirect",
@@ -101,14 +101,7 @@ def equirect_to_sphere(
     key = ("equirect->sphere", height, repr(grid), mode, supersampling)
 
     def build() -> ResampleMap:
-        # Panorama pixels per radian: H / pi along colatitude; along longitude a
-        # product grid cell spans W / n_phi columns whatever its ring.
-        if isinstance(grid, HealpixGrid):
-            counts = grid_counts(grid, supersampling, height / math.pi)
-        else:
-            per_cell = width / grid.phi.numel()
-            counts = grid_counts(grid, supersampling, height / math.pi, phi_per_cell=per_cell)
-        chunks = grid_cell_samples(grid, counts)
+        chunks = grid_cell_samples(grid, equirect_counts(grid, height, supersampling))
         builder = build_nearest_map if mode == "nearest" else build_linear_map
         return builder(chunks, equirect_lookup(height, width), (height, width), grid.shape)
 

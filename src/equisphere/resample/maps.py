@@ -18,6 +18,7 @@ integers.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -172,7 +173,12 @@ def build_linear_map(
     rows, cols, vals = rows[order], torch.cat(cols_parts)[order], torch.cat(vals_parts)[order]
     crow = torch.zeros(n_out + 1, dtype=torch.int64)
     crow[1:] = torch.cumsum(torch.bincount(rows, minlength=n_out), dim=0)
-    matrix = torch.sparse_csr_tensor(crow, cols, vals, size=(n_out, n_in))
+    with warnings.catch_warnings():
+        # torch warns that CSR support is "beta" on every construction; the product used is stable.
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        matrix = torch.sparse_csr_tensor(
+            crow, cols, vals, size=(n_out, n_in), check_invariants=False
+        )
     logger.debug(
         "built linear map %s -> %s: %d non-zeros (%.1f per output), mean coverage %.3f",
         in_shape,

@@ -8,16 +8,18 @@ from typing import Literal
 import torch
 
 from equisphere.cameras import Camera
-from equisphere.resample.samples import cell_sizes
+from equisphere.resample.samples import Counts
 from equisphere.so3 import check_rotation_matrix
 from equisphere.sphere import HealpixGrid, SphereGrid
 
 __all__ = [
     "MAX_SUPERSAMPLING",
+    "camera_counts",
     "camera_pixels_per_radian",
     "check_mode",
     "check_supersampling",
-    "grid_counts",
+    "equirect_counts",
+    "lens_density_profile",
     "rotation_and_key",
 ]
 
@@ -63,12 +65,19 @@ def rotation_and_key(world_from_camera: torch.Tensor | None) -> tuple[torch.Tens
     return rotation, tuple(rotation.reshape(-1).tolist())
 
 
-def camera_pixels_per_radian(camera: Camera) -> tuple[float, float]:
-    """Smallest and largest image-plane density of the lens (pixels per radian of arc).
+def lens_density_profile(camera: Camera) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """How finely the lens samples each incidence angle.
 
-    Measured by finite differences of ``project``, radially and tangentially, at
-    incidences up to the largest seen at the image border (or the field of view
-    when part of the border lies outside the lens's image circle).
+    Returns
+    -------
+    theta : torch.Tensor, shape (256,)
+        Incidence angles from 0 to the largest one the image shows (radians).
+    density : torch.Tensor, shape (256,)
+        Image pixels per radian of arc at each angle: the larger of the radial and
+        tangential densities (finite differences of ``project``, worst azimuth).
+    theta_visible : float
+        Largest incidence seen anywhere on the sensor: from the image border, or the
+        field of view when part of the border lies outside the lens's image circle.
     """
     t = torch.linspace(0, 1, 257, dtype=torch.float64)
     along_u, along_v = t * camera.width - 0.5, t * camera.height - 0.5
@@ -84,13 +93,13 @@ def camera_pixels_per_radian(camera: Camera) -> tuple[float, float]:
     )  # (4 * 257, 2): the outline of the sensor
     rays, valid = camera.unproject(border)
     if valid.all():
-        theta_max = float(torch.atan2(rays[:, :2].norm(dim=-1), rays[:, 2]).max())
+        theta_visible = float(torch.atan2(rays[:, :2].norm(dim=-1), rays[:, 2]).max())
     else:
-        theta_max = camera.field_of_view
-    theta_max = min(theta_max, camera.field_of_view * (1 - 1e-6))
+        theta_visible = camera.field_of_view
+    theta_max = min(theta_visible, camera.field_of_view * (1 - 1e-6))
     theta = torch.linspace(1e-3, theta_max, 256, dtype=torch.float64)
     step = 1e-6
-    densities = []
+    density = torch.zeros_like(theta)
     for phi in (0.0, math.pi / 2, math.pi, 3 * math.pi / 2):
         here, ok0 = camera.project(_ray(theta, phi))
         radial, ok1 = camera.project(_ray(theta - step, phi))
@@ -98,11 +107,18 @@ def camera_pixels_per_radian(camera: Camera) -> tuple[float, float]:
         ok = ok0 & ok1 & ok2
         radial_density = (here - radial).norm(dim=-1) / step
         tangential_density = (tangential - here).norm(dim=-1) / (step * theta.sin())
-        densities.append(torch.stack([radial_density, tangential_density])[:, ok])
-    density = torch.cat(densities, dim=1)
-    if density.numel() == 0:
+        best = torch.where(ok, torch.maximum(radial_density, tangential_density), 0.0)
+        density = torch.maximum(density, best)
+    return theta, density, theta_visible
+
+
+def camera_pixels_per_radian(camera: Camera) -> tuple[float, float]:
+    """Smallest and largest pixels per radian of arc over what the lens shows."""
+    _, density, _ = lens_density_profile(camera)
+    positive = density[density > 0]
+    if positive.numel() == 0:
         raise ValueError(f"the camera sees no ray within its image: {camera!r}")
-    return float(density.min()), float(density.max())
+    return float(positive.min()), float(positive.max())
 
 
 def _ray(theta: torch.Tensor, phi: float) -> torch.Tensor:
@@ -111,40 +127,57 @@ def _ray(theta: torch.Tensor, phi: float) -> torch.Tensor:
     )
 
 
-def grid_counts(
-    grid: SphereGrid,
-    supersampling: int | str,
-    theta_density: float,
-    phi_density: float | None = None,
-    phi_per_cell: float | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sub-samples per cell ``(s_theta, s_phi)`` for ``grid_cell_samples``.
+def _subdivide(extent: torch.Tensor, density: torch.Tensor | float) -> torch.Tensor:
+    """Sub-samples at most one input pixel apart: ``ceil(extent * density)`` in ``1..8``."""
+    return torch.ceil(extent * density - 1e-9).clamp(1, MAX_SUPERSAMPLING).long()
 
-    With an integer, ``s x s`` everywhere. With ``"auto"``, enough that sub-samples
-    are at most one input pixel apart: ``ceil(extent * density)`` along each
-    direction (density in input pixels per radian of arc), or, when
-    ``phi_per_cell`` is given, that many along the longitude (panoramas, whose
-    pixels shrink with the rings), capped at ``MAX_SUPERSAMPLING``.
+
+def camera_counts(camera: Camera, rotation: torch.Tensor, supersampling: int | str) -> Counts:
+    """Per-cell sub-sample counts for resampling a camera image onto a grid.
+
+    Cells whose nearest point lies beyond the largest incidence the sensor shows
+    are skipped. With ``"auto"``, each cell gets ``ceil(extent * density)``
+    sub-samples per direction, the density being the lens's largest pixel
+    density near the cell's incidence angle.
     """
-    d_theta, d_arc = cell_sizes(grid)
-    if supersampling != "auto":
-        s = int(supersampling)
-        if isinstance(grid, HealpixGrid) and s & (s - 1):
-            raise ValueError(f"expected a power of two as HEALPix supersampling, got {s}")
-        counts = torch.full_like(d_theta, s, dtype=torch.int64)
-        return counts, counts.clone()
-    s_theta = torch.ceil(d_theta * theta_density - 1e-9).clamp(1, MAX_SUPERSAMPLING).long()
-    if phi_per_cell is not None:
-        s_phi = torch.full_like(
-            s_theta, min(MAX_SUPERSAMPLING, max(1, math.ceil(phi_per_cell - 1e-9)))
-        )
-    else:
-        density = theta_density if phi_density is None else phi_density
-        s_phi = torch.ceil(d_arc * density - 1e-9).clamp(1, MAX_SUPERSAMPLING).long()
-    if isinstance(grid, HealpixGrid):
-        # Children at nside * s: s must be a power of two.
-        s = int(max(s_theta.max(), s_phi.max()))
-        s = 1 << (s - 1).bit_length()
-        s_theta = torch.tensor([min(s, MAX_SUPERSAMPLING)])
-        s_phi = s_theta.clone()
-    return s_theta, s_phi
+    theta_table, density_table, theta_visible = lens_density_profile(camera)
+
+    def density_at(theta: torch.Tensor) -> torch.Tensor:
+        position = (theta - theta_table[0]) / (theta_table[1] - theta_table[0])
+        index = position.round().long().clamp(0, theta_table.numel() - 1)
+        return density_table[index]
+
+    def counts(centres: torch.Tensor, d_theta: torch.Tensor, d_arc: torch.Tensor):
+        rays_in_camera = centres @ rotation  # (n, 3): R^T d for each row d
+        incidence = torch.atan2(rays_in_camera[:, :2].norm(dim=-1), rays_in_camera[:, 2])
+        reach = torch.hypot(d_theta, d_arc)  # a generous bound on a cell's radius
+        visible = incidence - reach <= theta_visible
+        if supersampling == "auto":
+            density = torch.maximum(density_at(incidence - reach), density_at(incidence))
+            density = torch.maximum(density, density_at(incidence + reach))
+            s_theta, s_phi = _subdivide(d_theta, density), _subdivide(d_arc, density)
+        else:
+            s_theta = s_phi = torch.full_like(incidence, int(supersampling), dtype=torch.int64)
+        return torch.where(visible, s_theta, 0), torch.where(visible, s_phi, 0)
+
+    return counts
+
+
+def equirect_counts(grid: SphereGrid, height: int, supersampling: int | str) -> Counts:
+    """Per-cell sub-sample counts for resampling a ``height x 2 height`` panorama.
+
+    A panorama has ``H / pi`` pixels per radian of colatitude; along longitude a
+    product-grid cell spans ``2 H / n_phi`` columns on every ring.
+    """
+
+    def counts(centres: torch.Tensor, d_theta: torch.Tensor, d_arc: torch.Tensor):
+        if supersampling != "auto":
+            s = torch.full_like(d_theta, int(supersampling), dtype=torch.int64)
+            return s, s
+        s_theta = _subdivide(d_theta, height / math.pi)
+        if isinstance(grid, HealpixGrid):
+            return s_theta, s_theta
+        columns = 2 * height / grid.phi.numel()
+        return s_theta, _subdivide(torch.ones_like(d_theta), columns)
+
+    return counts
