@@ -4,6 +4,7 @@ the equivariant S2CNN classifiers and segmenters.
 Build any of them by name with :func:`build_model`; :func:`available_models` lists them.
 """
 
+from equisphere.models import s2cnn, segmenter  # noqa: F401  (registers the equivariant models)
 from equisphere.models.planar import PlanarCNN, PlanarUNet, width_for_parameters
 from equisphere.models.registry import (
     available_models,
