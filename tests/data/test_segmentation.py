@@ -208,3 +208,32 @@ def test_dataset_checks_shapes():
                "classes": torch.zeros(2, 1), "indices": torch.zeros(2, 1)}  # fmt: skip
     with pytest.raises(ValueError, match=r"targets of shape \(2, 8, 8\)"):
         SphericalSegmentationDataset(signals, torch.zeros(2, 8, 6), objects)
+
+
+@pytest.mark.xfail(
+    reason="overlap='reject' keeps centres apart by the sum of half-widths, so square corners can "
+    "still meet: about 2% of spheres have points where two objects exceed the threshold "
+    "(0.01% of labelled points; the brightest-wins rule labels them)",
+    strict=True,
+)
+def test_reject_policy_gives_disjoint_footprints():
+    data = make_spherical_segmentation("test", size=150, cache=False)
+    images, _ = load_fashion_mnist(None, "test")
+    directions = EquiangularGrid(30).vectors().reshape(-1, 3).numpy()
+    for n in range(len(data)):
+        covered = np.zeros(len(directions), dtype=int)
+        for k in torch.nonzero(data.object_classes[n] >= 0).flatten().tolist():
+            image = images[int(data.object_indices[n, k])].astype(float)
+            side = 4 * math.tan(math.radians(float(data.object_sizes[n, k])) / 2)
+            rotation = data.object_rotations[n, k].double().numpy()
+            layer = reference_values(image / image.max(), directions, rotation, side)
+            covered += layer > 0.25
+        assert covered.max() <= 1
+
+
+@pytest.mark.gpu
+def test_segmentation_on_cuda_matches_cpu():
+    on_cpu = make_spherical_segmentation("test", size=20, cache=False)
+    on_gpu = make_spherical_segmentation("test", size=20, cache=False, device="cuda")
+    assert (on_gpu.targets != on_cpu.targets).float().mean() < 1e-3
+    assert (on_gpu.signals.int() - on_cpu.signals.int()).abs().max() <= 1

@@ -218,3 +218,14 @@ def test_project_images_bad_input():
         project_images(torch.zeros(1, 28, 28), chunk_size=0)
     with pytest.raises(ValueError, match="bandwidth"):
         project_images(torch.zeros(1, 28, 28), bandwidth=0)
+
+
+@pytest.mark.gpu
+def test_cuda_matches_cpu():
+    images, _ = load_fashion_mnist(None, "test")
+    subset = torch.from_numpy(images[:300])
+    rotations = random_rotation_matrices(300, seed=3, dtype=F64)
+    on_cpu = project_images(subset, 30, rotations, dtype=F64)
+    on_gpu = project_images(subset, 30, rotations, dtype=F64, device="cuda")
+    assert on_gpu.device.type == "cpu"
+    assert (on_gpu.int() - on_cpu.int()).abs().max() <= 1

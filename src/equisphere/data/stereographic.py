@@ -102,8 +102,9 @@ def pixel_directions(
     Examples
     --------
     >>> d = pixel_directions()
-    >>> [round(v, 4) for v in ((d[13, 13] + d[14, 14]) / 2).tolist()]  # image centre
-    [0.0, 0.0, -0.9999]
+    >>> centre = d[13:15, 13:15].sum(dim=(0, 1))  # the four pixels around the image centre
+    >>> [round(v, 6) + 0.0 for v in (centre / centre.norm()).tolist()]
+    [0.0, 0.0, -1.0]
     """
     x = (torch.arange(width, dtype=dtype) + 0.5) * side / width - side / 2
     y = (torch.arange(height, dtype=dtype) + 0.5) * side / height - side / 2
