@@ -23,8 +23,8 @@ from equisphere.models.registry import count_parameters, register_model
 
 __all__ = ["PlanarCNN", "PlanarUNet", "planar_cnn", "planar_unet", "width_for_parameters"]
 
-# Cohen et al. (2018)'s S2CNN for Spherical MNIST has about 58K parameters.
-COHEN2018_PARAMETERS = 58_000
+# Parameters of the "s2cnn-cohen2018" preset (Cohen et al. 2018: "about 58K").
+COHEN2018_PARAMETERS = 58_550
 
 
 def _conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -51,11 +51,16 @@ def _check_input(signal: torch.Tensor, in_channels: int, min_size: int) -> None:
 
 
 class PlanarCNN(nn.Module):
-    """Convolutional classifier: three 3 x 3 conv stages, global average pooling, a linear head.
+    """Convolutional classifier: a strided stem, two conv stages, a position-aware linear head.
 
-    Stages have ``width``, ``2 width`` and ``4 width`` channels, each a
-    convolution, batch norm and ReLU; the first two are followed by 2 x 2 max
-    pooling. About ``90 width^2`` parameters (``width = 25`` gives 57,835).
+    A 5 x 5 convolution with stride 2 (``width`` channels), then two 3 x 3
+    stages (``2 width`` and ``4 width`` channels), each followed by 2 x 2 max
+    pooling; every convolution has batch norm and ReLU. The feature map is
+    averaged down to 3 x 3 cells and a linear layer reads all of them, so the
+    head knows where on the grid a feature was (global pooling instead cost
+    about 20 points of accuracy on upright Spherical Fashion-MNIST).
+    ``90 width^2 + (39 + 36 n_classes) width + n_classes`` parameters for one
+    input channel (``width = 23``, 10 classes: 56,797).
 
     Parameters
     ----------
@@ -64,35 +69,38 @@ class PlanarCNN(nn.Module):
     n_classes : int
         Number of classes.
     width : int
-        Channels of the first stage.
+        Channels of the stem.
 
     Examples
     --------
-    >>> model = PlanarCNN(in_channels=1, n_classes=10, width=25)
+    >>> model = PlanarCNN(in_channels=1, n_classes=10, width=23)
     >>> count_parameters(model)
-    57835
+    56797
     >>> model(torch.zeros(2, 1, 60, 60)).shape
     torch.Size([2, 10])
     """
 
-    def __init__(self, in_channels: int = 1, n_classes: int = 10, width: int = 25) -> None:
+    def __init__(self, in_channels: int = 1, n_classes: int = 10, width: int = 23) -> None:
         super().__init__()
         _check_positive(in_channels=in_channels, n_classes=n_classes, width=width)
         self.in_channels, self.n_classes, self.width = in_channels, n_classes, width
         self.features = nn.Sequential(
-            _conv_block(in_channels, width),
-            nn.MaxPool2d(2),
+            nn.Conv2d(in_channels, width, kernel_size=5, stride=2, padding=2, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(inplace=True),
             _conv_block(width, 2 * width),
             nn.MaxPool2d(2),
             _conv_block(2 * width, 4 * width),
+            nn.MaxPool2d(2),
+            nn.AdaptiveAvgPool2d(3),
         )
-        self.head = nn.Linear(4 * width, n_classes)
+        self.head = nn.Linear(4 * width * 9, n_classes)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        """Class logits ``(N, n_classes)`` of images ``(N, in_channels, H, W)``, H, W >= 4."""
-        _check_input(image, self.in_channels, min_size=4)
-        features = self.features(image)  # (N, 4 width, H/4, W/4)
-        return self.head(features.mean(dim=(-2, -1)))
+        """Class logits ``(N, n_classes)`` of images ``(N, in_channels, H, W)``, H, W >= 8."""
+        _check_input(image, self.in_channels, min_size=8)
+        features = self.features(image)  # (N, 4 width, 3, 3)
+        return self.head(features.flatten(1))
 
 
 class PlanarUNet(nn.Module):
@@ -176,7 +184,7 @@ def width_for_parameters(
     Examples
     --------
     >>> width_for_parameters(PlanarCNN, 58_000, n_classes=10)
-    25
+    23
     """
     if target_parameters < 1:
         raise ValueError(f"expected a positive target parameter count, got {target_parameters}")

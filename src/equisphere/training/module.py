@@ -53,6 +53,9 @@ class SphericalTask(L.LightningModule):
         Number of classes; default 10 for classification, 11 for segmentation.
     in_channels : int
         Channels of the input signal.
+    class_names : list of str, optional
+        Names of the classes; taken from the data module at the start of
+        training when not given.
 
     Notes
     -----
@@ -62,15 +65,26 @@ class SphericalTask(L.LightningModule):
     """
 
     def __init__(
-        self, config: Config | dict[str, Any], n_classes: int | None = None, in_channels: int = 1
+        self,
+        config: Config | dict[str, Any],
+        n_classes: int | None = None,
+        in_channels: int = 1,
+        class_names: list[str] | None = None,
     ) -> None:
         super().__init__()
         config_dict = config_to_dict(config) if is_dataclass(config) else dict(config)
         self.config = config_from_dict(config_dict)
         data = self.config.data
         n_classes = n_classes or DEFAULT_N_CLASSES[data.task]
+        if class_names is not None and len(class_names) != n_classes:
+            raise ValueError(f"expected {n_classes} class names, got {len(class_names)}")
         self.save_hyperparameters(
-            {"config": config_dict, "n_classes": n_classes, "in_channels": in_channels}
+            {
+                "config": config_dict,
+                "n_classes": n_classes,
+                "in_channels": in_channels,
+                "class_names": None if class_names is None else list(class_names),
+            }
         )
         self.task, self.n_classes, self.in_channels = data.task, n_classes, in_channels
         self.bandwidth, self.augment = data.bandwidth, data.augment
@@ -99,6 +113,19 @@ class SphericalTask(L.LightningModule):
         if self.task == "classification":
             return MulticlassAccuracy(num_classes=self.n_classes, average="micro")
         return AreaWeightedIoU(self.n_classes, self.bandwidth)
+
+    @property
+    def class_names(self) -> list[str]:
+        """Names of the classes: the data's, or ``"class 0"``, ``"class 1"``, ... if unknown."""
+        names = self.hparams.get("class_names")
+        return list(names) if names else [f"class {k}" for k in range(self.n_classes)]
+
+    def setup(self, stage: str) -> None:
+        """Record the data module's class names, if it has them, so checkpoints carry them."""
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
+        names = getattr(datamodule, "class_names", None)
+        if self.hparams.get("class_names") is None and names and len(names) == self.n_classes:
+            self.hparams["class_names"] = list(names)
 
     def forward(self, signal: torch.Tensor) -> torch.Tensor:
         """Logits: ``(N, n_classes)`` or ``(N, n_classes, 2B, 2B)`` of ``(N, C, 2B, 2B)``."""

@@ -1,0 +1,214 @@
+"""The train, evaluate, equivariance, predict and demo commands, end to end on tiny data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+from equisphere.cli.main import main
+
+BANDWIDTH = 8
+
+
+def tiny_config(root: Path, task: str = "classification") -> dict:
+    classification = task == "classification"
+    return {
+        "model": {
+            "name": "planar-cnn" if classification else "planar-unet",
+            "options": {"width": 4} if classification else {"width": 4, "depth": 2},
+        },
+        "data": {
+            "task": task,
+            "bandwidth": BANDWIDTH,
+            "train_size": 64 if classification else 24,
+            "val_size": 16 if classification else 8,
+            "test_size": 32 if classification else 8,
+            "cache_dir": str(root / "cache"),
+            "batch_size": 16,
+        },
+        "trainer": {
+            "name": task,
+            "runs_dir": str(root / "runs"),
+            "max_epochs": 1,
+            "accelerator": "cpu",
+            "progress_bar": False,
+        },
+    }
+
+
+def run_cli(capsys, *argv) -> tuple[int, str, str]:
+    status = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def tree(root: Path) -> list[Path]:
+    return sorted(root.rglob("*"))
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One tiny classifier and one tiny segmenter trained through 'equisphere train'."""
+    root = tmp_path_factory.mktemp("cli")
+    checkpoints = {}
+    for task in ("classification", "segmentation"):
+        config = root / f"{task}.yaml"
+        config.write_text(yaml.safe_dump(tiny_config(root, task)))
+        assert main(["train", "--config", str(config), "--seed", "3"]) == 0
+        (run_dir,) = (root / "runs").glob(f"{task}-*")
+        checkpoints[task] = run_dir / "checkpoints" / "last.ckpt"
+    return root, checkpoints
+
+
+def test_train_writes_a_run_folder_with_the_overrides(trained):
+    root, checkpoints = trained
+    run_dir = checkpoints["classification"].parent.parent
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert saved["trainer"]["seed"] == 3 and saved["data"]["bandwidth"] == BANDWIDTH
+    assert (run_dir / "logs" / "metrics.csv").is_file()
+    hparams = torch.load(checkpoints["classification"], weights_only=True)["hyper_parameters"]
+    assert hparams["class_names"][:2] == ["T-shirt/top", "Trouser"]
+
+
+def test_evaluate_json_is_consistent_with_its_confusion_matrix(trained, capsys):
+    _, checkpoints = trained
+    status, out, _ = run_cli(capsys, "evaluate", checkpoints["classification"], "--json")
+    assert status == 0
+    result = json.loads(out)
+    assert result["model"] == "planar-cnn" and result["metric"] == "accuracy"
+    for rotation in ("NR", "R"):
+        confusion = np.array(result[rotation]["confusion"])
+        assert result[rotation]["count"] == confusion.sum() == 32
+        assert result[rotation]["accuracy"] == pytest.approx(np.trace(confusion) / 32)
+    # The rotated test set differs from the upright one.
+    assert result["NR"]["loss"] != result["R"]["loss"]
+
+    status, out, _ = run_cli(capsys, "evaluate", checkpoints["segmentation"])
+    assert status == 0 and "miou" in out and "NR" in out
+
+
+def test_equivariance_of_a_planar_cnn_is_far_from_exact(trained, capsys):
+    _, checkpoints = trained
+    argv = ["equivariance", checkpoints["classification"], "--samples", 4, "--rotations", 2]
+    status, out, _ = run_cli(capsys, *argv, "--json")
+    assert status == 0
+    result = json.loads(out)
+    assert result["n_samples"] == 4 and result["n_rotations"] == 2
+    assert result["relative_error"] > 1e-2  # a planar CNN changes its logits under rotation
+    assert 0 <= result["agreement"] <= 1
+
+
+def test_predict_a_sample_matches_the_model(trained, capsys, tmp_path):
+    from equisphere.training.evaluate import load_task
+
+    _, checkpoints = trained
+    sample = np.random.default_rng(0).random((2 * BANDWIDTH, 2 * BANDWIDTH)).astype(np.float32)
+    np.save(tmp_path / "sample.npy", sample)
+    status, out, _ = run_cli(
+        capsys, "predict", checkpoints["classification"], tmp_path / "sample.npy", "--json"
+    )
+    assert status == 0
+    result = json.loads(out)
+    task = load_task(checkpoints["classification"])
+    with torch.no_grad():
+        logits = task(torch.from_numpy(sample)[None, None])[0]
+    assert result["top"][0]["class"] == int(logits.argmax())
+    np.testing.assert_allclose(result["probabilities"], torch.softmax(logits, 0), rtol=1e-5)
+
+
+def test_predict_draws_labels_on_a_panorama(trained, capsys, tmp_path):
+    _, checkpoints = trained
+    panorama = (np.random.default_rng(1).random((32, 64, 3)) * 255).astype(np.uint8)
+    Image.fromarray(panorama).save(tmp_path / "room.png")
+    status, out, _ = run_cli(capsys, "predict", checkpoints["segmentation"], tmp_path / "room.png")
+    assert status == 0
+    drawn = np.asarray(Image.open(tmp_path / "room-labels.png"))
+    assert drawn.shape == (32, 64, 3)
+    shares = [float(line.split()[-4].rstrip("%")) for line in out.splitlines()[1:]]
+    assert sum(shares) == pytest.approx(100, abs=0.05)
+    # A second run refuses to overwrite the picture.
+    status, _, err = run_cli(capsys, "predict", checkpoints["segmentation"], tmp_path / "room.png")
+    assert status == 2 and "exists already" in err
+
+
+def test_missing_checkpoint_is_rejected_without_writing(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    np.save(tmp_path / "sample.npy", np.zeros((16, 16), dtype=np.float32))
+    before = tree(tmp_path)
+    for argv in (
+        ["evaluate", "missing.ckpt"],
+        ["equivariance", "missing.ckpt"],
+        ["predict", "missing.ckpt", "sample.npy"],
+        ["train", "--resume", "missing.ckpt"],
+    ):
+        status, _, err = run_cli(capsys, *argv)
+        assert status == 2
+        assert "'missing.ckpt'" in err and "not found" in err
+    assert tree(tmp_path) == before
+
+
+def test_unknown_config_key_is_rejected_without_writing(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = tiny_config(tmp_path)
+    config["optim"] = {"learning_rate": 0.1}
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(config))
+    before = tree(tmp_path)
+    status, _, err = run_cli(capsys, "train", "--config", "bad.yaml")
+    assert status == 2
+    assert "unknown key 'learning_rate' in section 'optim'; expected one of optimizer, lr" in err
+    status, _, err = run_cli(
+        capsys, "train", "--config", "bad.yaml", "optim.lr=0.1", "trainer.epochs=3"
+    )
+    assert status == 2 and "unknown key" in err
+    assert tree(tmp_path) == before
+
+
+def test_wrong_grid_size_is_rejected_without_writing(trained, capsys, tmp_path):
+    _, checkpoints = trained
+    np.save(tmp_path / "big.npy", np.zeros((60, 60), dtype=np.float32))
+    Image.fromarray(np.zeros((30, 50), dtype=np.uint8)).save(tmp_path / "square.png")
+    before = tree(tmp_path)
+    status, _, err = run_cli(capsys, "predict", checkpoints["classification"], tmp_path / "big.npy")
+    assert status == 2
+    assert "expected a spherical sample of shape (16, 16) or (1, 16, 16)" in err
+    assert "bandwidth 8" in err and "got shape (60, 60)" in err
+    status, _, err = run_cli(capsys, "predict", checkpoints["segmentation"], tmp_path / "big.npy")
+    assert status == 2 and "got shape (60, 60)" in err
+    status, _, err = run_cli(
+        capsys, "predict", checkpoints["classification"], tmp_path / "square.png"
+    )
+    assert status == 2 and "twice as wide as high, got 50 x 30" in err
+    assert tree(tmp_path) == before
+
+
+def test_demo_trains_evaluates_and_plots(capsys, tmp_path):
+    shared = tiny_config(tmp_path)
+    demo = {
+        "data": shared["data"],
+        "trainer": {"max_epochs": 1, "accelerator": "cpu"},
+        "runs": [
+            {"name": "plain", "model": shared["model"]},
+            {"name": "augmented", "model": shared["model"], "data": {"augment": "rotation"}},
+        ],
+    }
+    (tmp_path / "demo.yaml").write_text(yaml.safe_dump(demo))
+    output = tmp_path / "out"
+    status, out, _ = run_cli(
+        capsys, "demo", "--config", tmp_path / "demo.yaml", "--output", output, "--no-progress"
+    )
+    assert status == 0
+    results = json.loads((output / "results.json").read_text())
+    assert list(results) == ["plain", "augmented"]
+    for row in results.values():
+        assert row["NR"]["count"] == row["R"]["count"] == 32
+        assert f"{100 * row['R']['accuracy']:.1f}%" in out
+    names = {p.name for p in output.iterdir()}
+    assert {"training_curves.png", "confusion_plain_NR.png", "confusion_augmented_R.png"} <= names
+    status, _, err = run_cli(capsys, "demo", "--config", tmp_path / "demo.yaml", "--output", output)
+    assert status == 2 and "exists already" in err
