@@ -274,6 +274,29 @@ class Camera:
         u, v = pixels[..., 0], pixels[..., 1]
         return (u >= -0.5) & (u <= self.width - 0.5) & (v >= -0.5) & (v <= self.height - 0.5)
 
+    def largest_incidence_in_image(self) -> float:
+        """Largest incidence angle (radians) seen anywhere on the sensor.
+
+        Taken on the sensor's outline (1028 points); when part of the outline lies
+        outside the lens's image circle, the field of view itself.
+        """
+        t = torch.linspace(0, 1, 257, dtype=torch.float64)
+        along_u, along_v = t * self.width - 0.5, t * self.height - 0.5
+        low = torch.full_like(t, -0.5)
+        right, bottom = torch.full_like(t, self.width - 0.5), torch.full_like(t, self.height - 0.5)
+        outline = torch.cat(
+            [
+                torch.stack([along_u, low], dim=-1),
+                torch.stack([along_u, bottom], dim=-1),
+                torch.stack([low, along_v], dim=-1),
+                torch.stack([right, along_v], dim=-1),
+            ]
+        )  # (4 * 257, 2)
+        rays, valid = self.unproject(outline)
+        if not valid.all():
+            return self.field_of_view
+        return float(torch.atan2(rays[:, :2].norm(dim=-1), rays[:, 2]).max())
+
     def pixel_centres(
         self, dtype: torch.dtype = torch.float64, device: torch.device | str | None = None
     ) -> torch.Tensor:

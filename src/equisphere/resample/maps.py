@@ -135,16 +135,35 @@ def _prod(shape: Iterable[int]) -> int:
     return total
 
 
+def _coalesce_rows(cols: torch.Tensor, vals: torch.Tensor):
+    """Merge repeated columns within each row of a dense ``(n, L)`` block of entries.
+
+    Returns per-row counts ``(n,)`` and the merged columns and values (zeros
+    dropped) in row-major order, columns increasing within a row.
+    """
+    n, length = cols.shape
+    cols, order = cols.sort(dim=1)
+    vals = vals.gather(1, order)
+    first = torch.ones_like(cols, dtype=torch.bool)
+    first[:, 1:] = cols[:, 1:] != cols[:, :-1]
+    slot = first.cumsum(dim=1) - 1  # (n, L): index of each entry's merged column in its row
+    merged_vals = torch.zeros_like(vals).scatter_add_(1, slot, vals)
+    merged_cols = torch.zeros_like(cols).scatter_(1, slot, cols)
+    keep = (torch.arange(length) < first.sum(dim=1, keepdim=True)) & (merged_vals != 0)
+    return keep.sum(dim=1), merged_cols[keep], merged_vals[keep]
+
+
 def build_linear_map(
     chunks: Iterable[Samples],
     lookup: Lookup,
     in_shape: tuple[int, ...],
     out_shape: tuple[int, ...],
 ) -> ResampleMap:
-    """Assemble the averaging operator from sample chunks (in increasing row order)."""
+    """Assemble the averaging operator from sample chunks (rows in any order, each once)."""
     n_in, n_out = _prod(in_shape), _prod(out_shape)
     coverage = torch.zeros(n_out, dtype=torch.float64)
-    rows_parts, cols_parts, vals_parts = [], [], []
+    counts = torch.zeros(n_out, dtype=torch.int64)
+    parts = []
     for chunk in chunks:
         n, s = chunk.weights.shape
         index, weight, valid = lookup(chunk.directions.reshape(-1, 3))
@@ -157,34 +176,34 @@ def build_linear_map(
         coverage[chunk.rows] = covered
         norm = torch.where(covered > 0, covered, 1.0)
         values = (sample_weight / norm[:, None])[..., None] * weight.reshape(n, s, k)  # (n, S, K)
-        keep = values != 0
-        rows = chunk.rows[:, None, None].expand(n, s, k)[keep]
-        cols = index.reshape(n, s, k)[keep]
-        # Coalesce duplicates (neighbouring sub-samples share input pixels).
-        unique, inverse = torch.unique(rows * n_in + cols, sorted=True, return_inverse=True)
-        summed = torch.zeros(unique.numel(), dtype=torch.float64).index_add_(
-            0, inverse, values[keep]
-        )
-        rows_parts.append(unique // n_in)
-        cols_parts.append(unique % n_in)
-        vals_parts.append(summed)
-    rows = torch.cat(rows_parts)
-    order = torch.argsort(rows, stable=True)  # chunks may come in any row order
-    rows, cols, vals = rows[order], torch.cat(cols_parts)[order], torch.cat(vals_parts)[order]
+        # Neighbouring sub-samples share input pixels: merge them row by row.
+        row_counts, cols, vals = _coalesce_rows(index.reshape(n, s * k), values.reshape(n, s * k))
+        counts[chunk.rows] = row_counts
+        parts.append((chunk.rows, row_counts, cols, vals))
+
+    # Place each chunk's rows at their offsets in the CSR arrays (no global sort).
     crow = torch.zeros(n_out + 1, dtype=torch.int64)
-    crow[1:] = torch.cumsum(torch.bincount(rows, minlength=n_out), dim=0)
+    crow[1:] = torch.cumsum(counts, dim=0)
+    cols_all = torch.zeros(int(crow[-1]), dtype=torch.int64)
+    vals_all = torch.zeros(int(crow[-1]), dtype=torch.float64)
+    for rows, row_counts, cols, vals in parts:
+        chunk_start = torch.cumsum(row_counts, dim=0) - row_counts  # (n,) offsets in the chunk
+        shift = torch.repeat_interleave(crow[rows] - chunk_start, row_counts)
+        destination = torch.arange(cols.numel()) + shift
+        cols_all[destination] = cols
+        vals_all[destination] = vals
     with warnings.catch_warnings():
         # torch warns that CSR support is "beta" on every construction; the product used is stable.
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
         matrix = torch.sparse_csr_tensor(
-            crow, cols, vals, size=(n_out, n_in), check_invariants=False
+            crow, cols_all, vals_all, size=(n_out, n_in), check_invariants=False
         )
     logger.debug(
         "built linear map %s -> %s: %d non-zeros (%.1f per output), mean coverage %.3f",
         in_shape,
         out_shape,
-        vals.numel(),
-        vals.numel() / max(n_out, 1),
+        vals_all.numel(),
+        vals_all.numel() / max(n_out, 1),
         float(coverage.mean()),
     )
     return ResampleMap(in_shape, out_shape, coverage.reshape(out_shape), matrix=matrix)

@@ -79,23 +79,7 @@ def lens_density_profile(camera: Camera) -> tuple[torch.Tensor, torch.Tensor, fl
         Largest incidence seen anywhere on the sensor: from the image border, or the
         field of view when part of the border lies outside the lens's image circle.
     """
-    t = torch.linspace(0, 1, 257, dtype=torch.float64)
-    along_u, along_v = t * camera.width - 0.5, t * camera.height - 0.5
-    left, top = torch.full_like(t, -0.5), torch.full_like(t, -0.5)
-    right, bottom = torch.full_like(t, camera.width - 0.5), torch.full_like(t, camera.height - 0.5)
-    border = torch.cat(
-        [
-            torch.stack([along_u, top], dim=-1),
-            torch.stack([along_u, bottom], dim=-1),
-            torch.stack([left, along_v], dim=-1),
-            torch.stack([right, along_v], dim=-1),
-        ]
-    )  # (4 * 257, 2): the outline of the sensor
-    rays, valid = camera.unproject(border)
-    if valid.all():
-        theta_visible = float(torch.atan2(rays[:, :2].norm(dim=-1), rays[:, 2]).max())
-    else:
-        theta_visible = camera.field_of_view
+    theta_visible = camera.largest_incidence_in_image()
     theta_max = min(theta_visible, camera.field_of_view * (1 - 1e-6))
     theta = torch.linspace(1e-3, theta_max, 256, dtype=torch.float64)
     step = 1e-6
