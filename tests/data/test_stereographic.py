@@ -229,3 +229,13 @@ def test_cuda_matches_cpu():
     on_gpu = project_images(subset, 30, rotations, dtype=F64, device="cuda")
     assert on_gpu.device.type == "cpu"
     assert (on_gpu.int() - on_cpu.int()).abs().max() <= 1
+
+
+def test_thread_setting_is_restored():
+    before = torch.get_num_threads()
+    images = torch.zeros(3, 28, 28, dtype=torch.uint8)
+    one = project_images(images, 8, num_threads=1)
+    assert torch.get_num_threads() == before
+    torch.testing.assert_close(one, project_images(images, 8, num_threads=None))
+    with pytest.raises(ValueError, match="num_threads >= 1"):
+        project_images(images, 8, num_threads=0)

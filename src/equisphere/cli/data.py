@@ -40,6 +40,13 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
         "--rebuild", action="store_true", help="regenerate and replace existing cache files"
     )
     group.add_argument("--device", help="compute device, e.g. cuda (default cpu)")
+    group.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="CPU threads for generation (default 1, the fastest on a busy shared machine; "
+        "more can help on an idle many-core one)",
+    )
 
     objects = parser.add_argument_group("segmentation")
     objects.add_argument(
@@ -112,6 +119,7 @@ def _make(args: argparse.Namespace, split: str, rotation: str, size: int | None,
         "rebuild": args.rebuild,
         "device": args.device,
         "progress": progress,
+        "num_threads": args.threads,
     }
     if args.task == "classification":
         return make_spherical_classification(split, **common)
@@ -222,6 +230,8 @@ def _sheet(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "threads", None) is not None and args.threads < 1:
+        raise CommandError(f"expected --threads >= 1, got {args.threads}")
     if getattr(args, "data_command", None) == "generate":
         return _generate(args)
     if getattr(args, "data_command", None) == "sheet":

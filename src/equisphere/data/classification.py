@@ -158,6 +158,7 @@ def make_spherical_classification(
     chunk_size: int = 256,
     device: torch.device | str | None = None,
     progress: Callable[[int], None] | None = None,
+    num_threads: int | None = 1,
 ) -> SphericalClassificationDataset:
     """Build (or load from the cache) one split of a Spherical MNIST-style set.
 
@@ -189,8 +190,9 @@ def make_spherical_classification(
         Set False to neither read nor write the cache.
     rebuild : bool
         Regenerate and replace an existing cache file.
-    chunk_size, device, progress
-        Passed to :func:`~equisphere.data.stereographic.project_images`.
+    chunk_size, device, progress, num_threads
+        Passed to :func:`~equisphere.data.stereographic.project_images` (one CPU
+        thread by default: robust on busy shared machines, see ``cpu_threads``).
 
     Returns
     -------
@@ -233,6 +235,7 @@ def make_spherical_classification(
             chunk_size=chunk_size,
             device=device,
             progress=progress,
+            num_threads=num_threads,
         )
         return {"signals": signals.numpy(), "labels": labels, "rotations": rotations.numpy()}
 

@@ -48,7 +48,7 @@ from torch.utils.data import Dataset
 from equisphere.data.cache import load_or_build
 from equisphere.data.settings import RotationMode, check_rotation_mode, derive_seed
 from equisphere.data.sources import FASHION_MNIST_CLASSES, load_fashion_mnist, source_checksums
-from equisphere.data.stereographic import images_to_unit_range, sample_images
+from equisphere.data.stereographic import cpu_threads, images_to_unit_range, sample_images
 from equisphere.quadrature import check_bandwidth
 from equisphere.so3 import random_rotation_matrices
 from equisphere.sphere import EquiangularGrid
@@ -375,6 +375,7 @@ def make_spherical_segmentation(
     chunk_size: int = 256,
     device: torch.device | str | None = None,
     progress: Callable[[int], None] | None = None,
+    num_threads: int | None = 1,
 ) -> SphericalSegmentationDataset:
     """Build (or load from the cache) one split of a spherical segmentation set.
 
@@ -409,6 +410,9 @@ def make_spherical_segmentation(
         Spheres per chunk.
     device, progress
         Where to compute; called with the number of spheres done per chunk.
+    num_threads : int or None
+        Torch CPU threads while composing (see
+        :func:`~equisphere.data.stereographic.cpu_threads`); None keeps torch's.
 
     Returns
     -------
@@ -459,16 +463,18 @@ def make_spherical_segmentation(
         signals = torch.empty((count, 2 * bandwidth, 2 * bandwidth), dtype=torch.uint8)
         targets = torch.empty_like(signals)
         source_images = torch.from_numpy(images)
-        for start in range(0, count, chunk_size):
-            part = slice(start, min(start + chunk_size, count))
-            chunk_images = source_images[indices[part].clamp_min(0)].to(device or "cpu")
-            chunk_placement = {key: value[part] for key, value in placement.items()}
-            chunk_signals, chunk_targets = compose_objects(
-                chunk_images, classes[part].clamp_min(0), chunk_placement, bandwidth, threshold
-            )
-            signals[part], targets[part] = chunk_signals.cpu(), chunk_targets.cpu()
-            if progress is not None:
-                progress(part.stop - part.start)
+        on_cpu = torch.device(device or "cpu").type == "cpu"
+        with cpu_threads(num_threads if on_cpu else None):
+            for start in range(0, count, chunk_size):
+                part = slice(start, min(start + chunk_size, count))
+                chunk_images = source_images[indices[part].clamp_min(0)].to(device or "cpu")
+                chunk_placement = {key: value[part] for key, value in placement.items()}
+                chunk_signals, chunk_targets = compose_objects(
+                    chunk_images, classes[part].clamp_min(0), chunk_placement, bandwidth, threshold
+                )
+                signals[part], targets[part] = chunk_signals.cpu(), chunk_targets.cpu()
+                if progress is not None:
+                    progress(part.stop - part.start)
         return {
             "signals": signals.numpy(),
             "targets": targets.numpy(),

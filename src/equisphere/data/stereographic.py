@@ -32,8 +32,9 @@ Conventions: sphere and rotations as in docs/conventions.md (colatitude from
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -42,6 +43,7 @@ from equisphere.sphere import EquiangularGrid
 
 __all__ = [
     "IMAGE_SIDE",
+    "cpu_threads",
     "directions_from_plane",
     "images_to_unit_range",
     "pixel_directions",
@@ -54,6 +56,29 @@ logger = logging.getLogger(__name__)
 
 IMAGE_SIDE = 3.0
 """Side of the image square on the plane z = -1 in the Spherical MNIST protocol."""
+
+
+@contextlib.contextmanager
+def cpu_threads(num_threads: int | None) -> Iterator[None]:
+    """Run a block with ``num_threads`` torch intra-op threads, then restore the setting.
+
+    None leaves the setting alone. Generation defaults to one thread: on a
+    machine whose cores are shared with other work, torch's threads wait for
+    each other at every operation; measured here with load average 6 on 2
+    cores, the full 70,000-image rotated set took 12 s on one thread and 87 s
+    on two.
+    """
+    if num_threads is None:
+        yield
+        return
+    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
+        raise ValueError(f"expected num_threads >= 1 or None, got {num_threads!r}")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(num_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def plane_from_directions(directions: torch.Tensor) -> torch.Tensor:
@@ -198,6 +223,7 @@ def project_images(
     device: torch.device | str | None = None,
     dtype: torch.dtype = torch.float32,
     progress: Callable[[int], None] | None = None,
+    num_threads: int | None = 1,
 ) -> torch.Tensor:
     """Spherical MNIST signals: images projected onto the equiangular grid, as uint8.
 
@@ -222,6 +248,9 @@ def project_images(
         Precision of the geometry and sampling.
     progress : callable, optional
         Called with the number of images finished after each chunk.
+    num_threads : int or None
+        Torch CPU threads while projecting (see :func:`cpu_threads`); None keeps
+        torch's setting.
 
     Returns
     -------
@@ -245,14 +274,15 @@ def project_images(
     output = torch.empty((len(images), *grid.shape), dtype=torch.uint8)
     logger.debug("projecting %d images onto %r in chunks of %d", len(images), grid, chunk_size)
 
-    for start in range(0, len(images), chunk_size):
-        stop = min(start + chunk_size, len(images))
-        chunk = images_to_unit_range(images[start:stop].to(device), dtype)
-        chunk_rotations = None if rotations is None else rotations[start:stop]
-        values = sample_images(chunk, directions, chunk_rotations)
-        output[start:stop] = (
-            (values * 255).round_().clamp_(0, 255).to(torch.uint8).view(-1, *grid.shape).cpu()
-        )
-        if progress is not None:
-            progress(stop - start)
+    with cpu_threads(num_threads if device.type == "cpu" else None):
+        for start in range(0, len(images), chunk_size):
+            stop = min(start + chunk_size, len(images))
+            chunk = images_to_unit_range(images[start:stop].to(device), dtype)
+            chunk_rotations = None if rotations is None else rotations[start:stop]
+            values = sample_images(chunk, directions, chunk_rotations)
+            output[start:stop] = (
+                (values * 255).round_().clamp_(0, 255).to(torch.uint8).view(-1, *grid.shape).cpu()
+            )
+            if progress is not None:
+                progress(stop - start)
     return output
