@@ -11,7 +11,8 @@ from equisphere.data import (
     make_spherical_segmentation,
     place_objects,
 )
-from equisphere.data.segmentation import compose_objects, upright_rotations
+from equisphere.data.placement import upright_rotations
+from equisphere.data.segmentation import compose_objects
 from equisphere.so3 import check_rotation_matrix
 from equisphere.sphere import EquiangularGrid
 

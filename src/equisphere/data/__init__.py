@@ -16,11 +16,11 @@ from equisphere.data.classification import (
     make_spherical_classification,
 )
 from equisphere.data.idx import IdxFormatError, read_idx, write_idx
+from equisphere.data.placement import place_objects, upright_rotations
 from equisphere.data.segmentation import (
     SphericalSegmentationDataset,
     class_frequencies,
     make_spherical_segmentation,
-    place_objects,
 )
 from equisphere.data.settings import RotationMode, check_rotation_mode, parse_rotation_setting
 from equisphere.data.sources import FASHION_MNIST_CLASSES, builtin_folder, load_fashion_mnist
@@ -54,5 +54,6 @@ __all__ = [
     "project_images",
     "read_idx",
     "sample_images",
+    "upright_rotations",
     "write_idx",
 ]

@@ -17,18 +17,9 @@ that intensity exceeds ``threshold``, else 0 (background): 11 classes.
 In mode ``"NR"`` the positions are uniformly random but each image is upright:
 its top points along the meridian towards the north pole.
 
-Placement (``overlap``):
-
-- ``"reject"``: a new object's centre must be at least ``min_separation``
-  degrees from every earlier one on the sphere (default: the sum of the two
-  half-widths, so the circles inscribed in the squares do not overlap; the
-  square corners, where images are usually blank, may still touch: measured on
-  2,000 default spheres, 2% of them have points covered by two objects, 0.01%
-  of all labelled points). Candidates
-  are drawn in batches and the first that fits is kept (greedy, in order);
-  a sphere that finds no place after many tries raises ``ValueError``.
-- ``"allow"``: positions are independent; where objects overlap, the
-  brightest wins (the rule above).
+Placement (count, size, overlap policy): :mod:`equisphere.data.placement`.
+With ``overlap="allow"``, or where square corners meet under ``"reject"``, the
+brightest object wins (the rule above); ties go to the earlier object.
 
 Conventions: equiangular grid and rotations as in docs/conventions.md.
 """
@@ -46,16 +37,17 @@ import torch
 from torch.utils.data import Dataset
 
 from equisphere.data.cache import load_or_build
+from equisphere.data.placement import check_range, place_objects, upright_rotations
 from equisphere.data.settings import RotationMode, check_rotation_mode, derive_seed
 from equisphere.data.sources import FASHION_MNIST_CLASSES, load_fashion_mnist, source_checksums
 from equisphere.data.stereographic import cpu_threads, images_to_unit_range, sample_images
 from equisphere.quadrature import check_bandwidth
-from equisphere.so3 import random_rotation_matrices
 from equisphere.sphere import EquiangularGrid
 
 __all__ = [
     "SphericalSegmentationDataset",
     "class_frequencies",
+    "compose_objects",
     "make_spherical_segmentation",
     "place_objects",
     "upright_rotations",
@@ -65,141 +57,6 @@ logger = logging.getLogger(__name__)
 
 GENERATOR_VERSION = 1
 """Bumped whenever the generated values change; part of the cache key."""
-
-_CANDIDATES = 16
-_MAX_ROUNDS = 64
-
-
-def _check_range(value: float | Sequence[float], name: str, low: float, high: float) -> tuple:
-    pair = (value, value) if isinstance(value, (int, float)) else tuple(value)
-    if len(pair) != 2 or not low <= pair[0] <= pair[1] <= high:
-        raise ValueError(
-            f"expected {name} to be a number or a (min, max) pair within [{low}, {high}], "
-            f"got {value!r}"
-        )
-    return pair
-
-
-def place_objects(
-    spheres: int,
-    objects: int | tuple[int, int] = (2, 4),
-    object_size: float | tuple[float, float] = (30.0, 45.0),
-    overlap: Literal["reject", "allow"] = "reject",
-    min_separation: float | None = None,
-    rotation: RotationMode = "R",
-    *,
-    generator: torch.Generator,
-) -> dict[str, torch.Tensor]:
-    """Draw the number, sizes and rotations of the objects on each sphere.
-
-    Parameters
-    ----------
-    spheres : int
-        Number of spheres ``N``.
-    objects : int or (int, int)
-        Objects per sphere, or the inclusive range to draw it from uniformly.
-    object_size : float or (float, float)
-        Angular half-width of each object's square in degrees, or a range.
-    overlap : {"reject", "allow"}
-        Placement policy (module docstring).
-    min_separation : float, optional
-        Least angle in degrees between two centres under ``"reject"``; default
-        the sum of the two objects' half-widths.
-    rotation : {"R", "NR"}
-        ``"R"``: uniformly random rotations; ``"NR"``: uniformly random centres
-        with each image upright (its up direction along the meridian, north).
-    generator : torch.Generator
-
-    Returns
-    -------
-    dict with
-        ``present`` (N, K) bool, ``sizes`` (N, K) float64 degrees (0 where absent),
-        ``rotations`` (N, K, 3, 3) float64 (identity where absent), with
-        ``K = max objects``.
-    """
-    low, high = _check_range(objects, "objects", 1, 64)
-    if int(low) != low or int(high) != high:
-        raise ValueError(f"expected whole numbers of objects, got {objects!r}")
-    size_low, size_high = _check_range(object_size, "object_size (degrees)", 1e-3, 89.0)
-    rotation = check_rotation_mode(rotation)
-    if overlap not in ("reject", "allow"):
-        raise ValueError(f"expected overlap 'reject' or 'allow', got {overlap!r}")
-    if min_separation is not None and not 0 <= min_separation <= 180:
-        raise ValueError(f"expected min_separation in [0, 180] degrees, got {min_separation!r}")
-    count, slots = spheres, int(high)
-
-    counts = torch.randint(int(low), int(high) + 1, (count,), generator=generator)
-    present = torch.arange(slots)[None, :] < counts[:, None]
-    sizes = torch.zeros(count, slots, dtype=torch.float64)
-    rotations = torch.eye(3, dtype=torch.float64).repeat(count, slots, 1, 1)
-
-    for slot in range(slots):
-        pending = torch.nonzero(present[:, slot]).flatten()
-        tries = 1 if overlap == "allow" or slot == 0 else _CANDIDATES
-        for _ in range(_MAX_ROUNDS):
-            if len(pending) == 0:
-                break
-            candidates = random_rotation_matrices(
-                len(pending) * tries, generator=generator, dtype=torch.float64
-            ).view(len(pending), tries, 3, 3)
-            if rotation == "NR":
-                candidates = upright_rotations(-candidates[..., 2])
-            candidate_sizes = size_low + (size_high - size_low) * torch.rand(
-                len(pending), tries, generator=generator, dtype=torch.float64
-            )
-            fits = torch.ones(len(pending), tries, dtype=torch.bool)
-            if tries > 1:
-                # Centres R (0, 0, -1) = -R[:, 2]; angle between the candidate and earlier objects.
-                centres = -candidates[..., 2]  # (P, T, 3)
-                earlier = -rotations[pending, :slot, :, 2]  # (P, slot, 3)
-                cosine = torch.einsum("ptc,psc->pts", centres, earlier).clamp(-1, 1)
-                angle = torch.rad2deg(torch.arccos(cosine))  # (P, T, slot)
-                needed = (
-                    candidate_sizes[:, :, None] + sizes[pending, None, :slot]
-                    if min_separation is None
-                    else torch.full_like(angle, float(min_separation))
-                )
-                fits = (angle >= needed).all(dim=-1)
-            found = fits.any(dim=1)
-            first = fits.to(torch.int8).argmax(dim=1)  # first fitting candidate
-            chosen = pending[found]
-            rotations[chosen, slot] = candidates[found, first[found]]
-            sizes[chosen, slot] = candidate_sizes[found, first[found]]
-            pending = pending[~found]
-        if len(pending):
-            raise ValueError(
-                f"could not place object {slot + 1} on {len(pending)} spheres after "
-                f"{_MAX_ROUNDS * tries} tries with overlap='reject': use fewer objects, smaller "
-                "object_size, a smaller min_separation, or overlap='allow'"
-            )
-    return {"present": present, "sizes": sizes, "rotations": rotations}
-
-
-def upright_rotations(centres: torch.Tensor) -> torch.Tensor:
-    """Rotations that put an upright image's centre at ``centres``, its top towards north.
-
-    ``R (0, 0, -1) = c`` and ``R (0, -1, 0) = n``, the unit tangent at ``c`` pointing
-    along the meridian to the north pole (``+x`` is used at the poles themselves),
-    so ``R = [n x c, -n, -c]`` (columns), a proper rotation.
-
-    Parameters
-    ----------
-    centres : torch.Tensor, shape (..., 3)
-        Unit vectors.
-
-    Returns
-    -------
-    torch.Tensor, shape (..., 3, 3)
-    """
-    pole = torch.zeros_like(centres)
-    pole[..., 2] = 1
-    north = pole - (centres * pole).sum(-1, keepdim=True) * centres
-    at_pole = torch.linalg.vector_norm(north, dim=-1, keepdim=True) < 1e-9
-    fallback = torch.zeros_like(centres)
-    fallback[..., 0] = 1
-    north = torch.where(at_pole, fallback, north)
-    north = north / torch.linalg.vector_norm(north, dim=-1, keepdim=True)
-    return torch.stack([torch.linalg.cross(north, centres), -north, -centres], dim=-1)
 
 
 def compose_objects(
@@ -396,7 +253,7 @@ def make_spherical_segmentation(
     size : int, optional
         Number of spheres; default the number of images in the split.
     objects, object_size, overlap, min_separation
-        See :func:`place_objects`.
+        See :func:`~equisphere.data.placement.place_objects`.
     threshold : float
         Least object intensity in [0, 1) that is labelled as the object; the
         default 0.25 keeps the dark-grey interiors of garments inside their label.
@@ -439,8 +296,8 @@ def make_spherical_segmentation(
         "bandwidth": bandwidth,
         "rotation": check_rotation_mode(rotation),
         "size": size,
-        "objects": list(_check_range(objects, "objects", 1, 64)),
-        "object_size": list(_check_range(object_size, "object_size (degrees)", 1e-3, 89.0)),
+        "objects": list(check_range(objects, "objects", 1, 64)),
+        "object_size": list(check_range(object_size, "object_size (degrees)", 1e-3, 89.0)),
         "overlap": overlap,
         "min_separation": min_separation,
         "threshold": threshold,
