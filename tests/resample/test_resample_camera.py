@@ -166,3 +166,22 @@ def test_bad_inputs_get_clear_errors():
         image_to_sphere(torch.zeros(3, 80, 96), FISHEYE, grid, 2 * torch.eye(3))
     with pytest.raises(ValueError, match=r"\(\.\.\., 16, 16\)"):
         sphere_to_image(torch.zeros(3, 16, 15), grid, FISHEYE)
+
+
+@pytest.mark.gpu
+def test_cameras_and_cached_maps_run_on_cuda():
+    device = torch.device("cuda")
+    rays = torch.randn(1000, 3, dtype=F64)
+    pixels, valid = FISHEYE.project(rays.to(device))
+    cpu_pixels, cpu_valid = FISHEYE.project(rays)
+    assert pixels.device.type == "cuda" and torch.equal(valid.cpu(), cpu_valid)
+    torch.testing.assert_close(pixels.cpu(), cpu_pixels)
+    grid, cache = EquiangularGrid(16), MapCache()
+    image = torch.rand(2, 3, 80, 96, dtype=torch.float32)
+    signal, coverage = image_to_sphere(image.to(device), FISHEYE, grid, cache=cache)
+    expected, _ = image_to_sphere(image, FISHEYE, grid, cache=cache)
+    assert signal.device.type == coverage.device.type == "cuda"
+    torch.testing.assert_close(signal.cpu(), expected, atol=1e-5, rtol=1e-5)
+    labels = torch.randint(0, 5, grid.shape, device=device)
+    drawn, _ = sphere_to_image(labels, grid, FISHEYE, mode="nearest", cache=cache)
+    assert drawn.device.type == "cuda" and drawn.dtype == labels.dtype

@@ -138,6 +138,11 @@ def test_apply_checks_shapes_and_is_differentiable():
         resample_map.apply(torch.zeros(2, 8, 7, dtype=F64))
     signal = torch.rand(2, 8, 8, dtype=F64, requires_grad=True)
     assert torch.autograd.gradcheck(resample_map.apply, (signal,))
+    # Many rows take the sparse mat-mat path, a few the mat-vec path: same numbers.
+    many = torch.rand(40, 8, 8, dtype=F64, requires_grad=True)
+    rows = torch.cat([resample_map.apply(many[i : i + 1]) for i in range(40)])
+    torch.testing.assert_close(resample_map.apply(many), rows)
+    assert torch.autograd.gradcheck(resample_map.apply, (many[:20].detach().requires_grad_(),))
 
 
 def test_map_cache_builds_once_and_evicts_the_oldest():

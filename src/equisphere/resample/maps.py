@@ -28,6 +28,8 @@ __all__ = ["Lookup", "ResampleMap", "Samples", "build_linear_map", "build_neares
 
 logger = logging.getLogger(__name__)
 
+_ROWS_FOR_MV = 16  # up to this many rows (batch x channels), apply row by row
+
 
 @dataclass
 class Samples:
@@ -121,7 +123,12 @@ class ResampleMap:
                     f"expected floating values for a linear (bilinear/averaging) map, got "
                     f"{values.dtype}; use mode='nearest' for integer labels"
                 )
-            out = (operator @ flat.T).T  # (n_out, batch) -> (batch, n_out)
+            if flat.shape[0] <= _ROWS_FOR_MV:
+                # Few rows (an image's channels): one sparse mat-vec each reads the image
+                # in place, where a sparse mat-mat would first transpose it (a full copy).
+                out = torch.stack([torch.mv(operator, row) for row in flat])  # (batch, n_out)
+            else:
+                out = (operator @ flat.T.contiguous()).T  # (n_out, batch) -> (batch, n_out)
             if fill != 0:
                 covered = self.coverage.to(values.device).reshape(-1) > 0
                 out = torch.where(covered, out, torch.as_tensor(fill, dtype=out.dtype))
@@ -195,8 +202,15 @@ def build_linear_map(
     with warnings.catch_warnings():
         # torch warns that CSR support is "beta" on every construction; the product used is stable.
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        # 32-bit indices halve the index traffic of the product (and memory) when they fit.
+        small = max(n_in, int(crow[-1])) < 2**31 - 1
+        index_dtype = torch.int32 if small else torch.int64
         matrix = torch.sparse_csr_tensor(
-            crow, cols_all, vals_all, size=(n_out, n_in), check_invariants=False
+            crow.to(index_dtype),
+            cols_all.to(index_dtype),
+            vals_all,
+            size=(n_out, n_in),
+            check_invariants=False,
         )
     logger.debug(
         "built linear map %s -> %s: %d non-zeros (%.1f per output), mean coverage %.3f",
