@@ -112,11 +112,10 @@ class SphericalHarmonicTransform(torch.nn.Module):
         n_phi = grid.shape[1]
         ring_weights = grid.weights[:, 0]  # includes the 2 pi / n_phi longitude step
         table = _legendre_table(grid, self.bandwidth) * ring_weights  # (m, l, ring)
-        self.register_buffer("weighted_legendre", table.transpose(1, 2).contiguous(), False)
+        self.register_buffer("weighted_legendre", table, False)
+        # Row of each flat coefficient in the (m, l, re/im) product, and its scale.
         order, part, degree, scale = _flat_gather(self.bandwidth)
-        self.register_buffer("_order", order, False)
-        self.register_buffer("_part", part, False)
-        self.register_buffer("_degree", degree, False)
+        self.register_buffer("_row", (order * self.bandwidth + degree) * 2 + part, False)
         self.register_buffer("_scale", scale, False)
         self.n_phi = n_phi
 
@@ -127,16 +126,14 @@ class SphericalHarmonicTransform(torch.nn.Module):
         signal, leading = flatten_batch(signal, 2)
         batch, n_theta = signal.shape[0], signal.shape[1]
         b = self.bandwidth
-        table = self.weighted_legendre.to(signal.dtype)  # (m, ring, l)
+        table = self.weighted_legendre.to(signal.dtype)  # (m, l, ring)
 
         modes = torch.fft.rfft(signal, dim=-1)[..., :b]  # (batch, ring, m), e^{-i m phi}
-        modes = torch.view_as_real(modes).permute(2, 0, 3, 1)  # (m, batch, re/im, ring)
-        projected = torch.bmm(modes.reshape(b, batch * 2, n_theta), table)  # (m, batch*2, l)
-        projected = projected.view(b, batch, 2, b)
-        # Advanced indices around a slice put the coefficient axis first: (B^2, batch).
-        coeffs = projected[self._order, :, self._part, self._degree]
-        coeffs = coeffs * self._scale.to(signal.dtype)[:, None]
-        return coeffs.T.reshape(leading + (b * b,))
+        modes = torch.view_as_real(modes).permute(2, 1, 3, 0)  # (m, ring, re/im, batch)
+        projected = torch.bmm(table, modes.reshape(b, n_theta, 2 * batch))  # (m, l, re/im * batch)
+        rows = projected.view(b * b * 2, batch).index_select(0, self._row)  # (B^2, batch)
+        coeffs = rows.mul_(self._scale.to(signal.dtype)[:, None]).T.contiguous()
+        return coeffs.reshape(leading + (b * b,))
 
     def extra_repr(self) -> str:
         return f"grid={self.grid!r}, bandwidth={self.bandwidth}"
@@ -175,15 +172,16 @@ class InverseSphericalHarmonicTransform(torch.nn.Module):
         self.bandwidth = _check_grid(grid, bandwidth)
         self.grid = grid
         self.n_phi = grid.shape[1]
-        self.register_buffer("legendre", _legendre_table(grid, self.bandwidth).clone(), False)
-        # Source of each (m, re/im, l) entry in the coefficients; the last slot is a zero.
+        table = _legendre_table(grid, self.bandwidth)  # (m, l, ring)
+        self.register_buffer("legendre", table.transpose(1, 2).contiguous(), False)
+        # Source of each (m, l, re/im) entry in the flat coefficients, and its scale
+        # (0 where l < m): X_{ml} = (c_{l,m} - i c_{l,-m}) / sqrt(2), X_{0l} = c_{l,0}.
         b = self.bandwidth
-        source = torch.full((b, 2, b), b * b, dtype=torch.long)
-        scale = torch.zeros((b, 2, b), dtype=torch.float64)
+        source = torch.zeros((b, b, 2), dtype=torch.long)
+        scale = torch.zeros((b, b, 2), dtype=torch.float64)
         order, part, degree, flat_scale = _flat_gather(b)
-        source[order, part, degree] = torch.arange(b * b)
-        # X_{ml} = (c_{l,m} - i c_{l,-m}) / sqrt(2): the inverse of the analysis scales.
-        scale[order, part, degree] = 1 / flat_scale
+        source[order, degree, part] = torch.arange(b * b)
+        scale[order, degree, part] = 1 / flat_scale
         self.register_buffer("_source", source.flatten(), False)
         self.register_buffer("_scale", scale.flatten(), False)
 
@@ -194,15 +192,20 @@ class InverseSphericalHarmonicTransform(torch.nn.Module):
 
         coeffs, leading = flatten_batch(coeffs, 1)
         batch = coeffs.shape[0]
-        table = self.legendre.to(coeffs.dtype)  # (m, l, ring)
+        table = self.legendre.to(coeffs.dtype)  # (m, ring, l)
 
-        padded = torch.nn.functional.pad(coeffs.T, (0, 0, 0, 1))  # (B^2 + 1, batch)
-        spectral = padded[self._source] * self._scale.to(coeffs.dtype)[:, None]  # (m*2*l, batch)
-        spectral = spectral.view(b, 2, b, batch).permute(0, 3, 1, 2)  # (m, batch, re/im, l)
-        rings = torch.bmm(spectral.reshape(b, batch * 2, b), table)  # (m, batch*2, ring)
-        n_theta = rings.shape[-1]
-        rings = rings.view(b, batch, 2, n_theta).permute(1, 3, 0, 2).contiguous()
-        modes = torch.view_as_complex(rings)  # (batch, ring, m)
+        # Row gathers from a contiguous (B^2, batch) copy are far faster than from the
+        # transposed view; the result is already laid out as (m, l, re/im * batch).
+        spectral = coeffs.T.contiguous().index_select(0, self._source)
+        spectral = spectral.mul_(self._scale.to(coeffs.dtype)[:, None])
+        rings = torch.bmm(table, spectral.view(b, b, 2 * batch))  # (m, ring, re/im * batch)
+        n_theta = rings.shape[1]
+
+        # Write the modes straight into the n_phi / 2 + 1 long array irfft wants: no padding pass.
+        modes = rings.new_empty(batch, n_theta, self.n_phi // 2 + 1, 2)
+        modes[:, :, b:].zero_()
+        modes[:, :, :b].copy_(rings.view(b, n_theta, 2, batch).permute(3, 1, 0, 2))
+        modes = torch.view_as_complex(modes)  # (batch, ring, m)
         signal = torch.fft.irfft(modes, n=self.n_phi, dim=-1, norm="forward")
         return signal.reshape(leading + (n_theta, self.n_phi))
 
