@@ -292,3 +292,22 @@ def test_missing_file_and_bad_syntax(tmp_path):
     (tmp_path / "broken.json").write_text("{not json")
     with pytest.raises(CalibrationError, match="not valid JSON"):
         load_calibration(tmp_path / "broken.json")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=CalibrationError,
+    reason="the plumb-bob distortion (k1, k2, p1, p2, k3) of OpenCV pinhole files is not "
+    "modelled: such files are refused rather than read",
+)
+def test_opencv_pinhole_with_plumb_bob_distortion(tmp_path):
+    K = np.array([[500.0, 0.0, 319.5], [0.0, 500.0, 239.5], [0.0, 0.0, 1.0]])
+    D = np.array([[-0.28], [0.07], [0.001], [-0.0005], [0.0]])
+    path = write_opencv(
+        tmp_path / "plumb.yaml",
+        camera_matrix=K,
+        distortion_coefficients=D,
+        image_width=640,
+        image_height=480,
+    )
+    assert isinstance(load_calibration(path).camera, PinholeCamera)

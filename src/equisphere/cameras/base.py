@@ -95,6 +95,11 @@ class Camera:
     reaches a loss or a gradient. A camera is immutable and hashable, so resampling
     maps can be cached by it. It is differentiable with respect to rays and pixels;
     its parameters are plain numbers.
+
+    Round trips ``unproject(project(ray))`` agree to 1e-9 in float64 over the whole
+    one-to-one range. Known limit: float32 pixels carry ~1e-4 px of rounding, so
+    where a lens's radius flattens (equisolid at 99% of its range) a float32 round
+    trip is off by up to ~1e-3 rad; use float64 there.
     """
 
     model: ClassVar[str] = "camera"

@@ -42,7 +42,7 @@ class UnifiedCamera(Camera):
     >>> ray = torch.tensor([1.0, 0.0, -0.3], dtype=torch.float64)  # behind the camera
     >>> pixels, valid = cam.project(ray)
     >>> bool(valid), round(float(pixels[0]), 4)
-    (True, 767.1795)
+    (True, 714.3493)
     """
 
     model = "unified"
@@ -83,7 +83,7 @@ class DoubleSphereCamera(Camera):
     >>> cam = DoubleSphereCamera(width=800, height=800, fx=300.0, fy=300.0,
     ...                          cx=399.5, cy=399.5, xi=-0.2, alpha=0.6)
     >>> round(math.degrees(cam.field_of_view), 2)
-    101.93
+    122.05
     """
 
     model = "double_sphere"

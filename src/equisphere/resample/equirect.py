@@ -163,6 +163,15 @@ def equirect_to_image(
     -------
     image : torch.Tensor, shape (..., camera.height, camera.width)
     valid : torch.Tensor of bool, shape (camera.height, camera.width)
+
+    Examples
+    --------
+    >>> from equisphere.cameras import PinholeCamera, forward_looking
+    >>> panorama = equirect_directions(64).permute(2, 0, 1)  # pixels hold their direction
+    >>> cam = PinholeCamera(width=33, height=33, fx=16.0, fy=16.0, cx=16.0, cy=16.0)
+    >>> image, valid = equirect_to_image(panorama, cam, forward_looking())
+    >>> [round(float(x), 2) for x in image[:, 16, 16]]  # the centre pixel looks along +x
+    [1.0, 0.0, 0.0]
     """
     height, width = check_equirect(panorama)
     if not isinstance(camera, Camera):

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from equisphere.cameras import Camera
+from equisphere.resample.maps import Lookup
 from equisphere.sphere import HealpixGrid, SphereGrid, angles_from_vectors
 
 __all__ = [
@@ -58,7 +59,7 @@ def image_bilinear(
     return index, weight
 
 
-def camera_lookup(camera: Camera, world_from_camera: torch.Tensor):
+def camera_lookup(camera: Camera, world_from_camera: torch.Tensor) -> Lookup:
     """Lookup into a camera image for world directions; valid where the lens images
     the ray and the pixel lies on the sensor."""
     rotation = world_from_camera.to(torch.float64)
@@ -82,7 +83,7 @@ def equirect_pixels(directions: torch.Tensor, height: int, width: int) -> torch.
     return torch.stack([u, v], dim=-1)
 
 
-def equirect_lookup(height: int, width: int):
+def equirect_lookup(height: int, width: int) -> Lookup:
     """Lookup into an equirectangular panorama (every direction is valid)."""
 
     def lookup(directions: torch.Tensor):
@@ -93,7 +94,7 @@ def equirect_lookup(height: int, width: int):
     return lookup
 
 
-def grid_lookup(grid: SphereGrid):
+def grid_lookup(grid: SphereGrid) -> Lookup:
     """Bilinear lookup into a signal on a sphere grid (every direction is valid).
 
     Product grids interpolate in ``(theta, phi)``; above the first ring (and below
