@@ -146,7 +146,9 @@ def test_bad_inputs_give_clear_errors(small_setup, capsys, shared_data):
     folder, calibration, _ = small_setup
     Image.fromarray(np.zeros((100, 160, 3), dtype=np.uint8)).save(folder / "wrong.png")
     assert main(["project", "wrong.png", "--camera", str(calibration)]) == 2
-    assert "(121, 160)" in capsys.readouterr().err
+    assert "160 x 100 pixels (width x height) but the calibration expects 160 x 121" in (
+        capsys.readouterr().err
+    )
     # A uniformly resized image is accepted with --resize-calibration.
     Image.fromarray(np.zeros((242, 320, 3), dtype=np.uint8)).save(folder / "big.png")
     assert (

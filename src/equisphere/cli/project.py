@@ -217,6 +217,12 @@ def run(args: argparse.Namespace) -> int:
                 f"({camera.width} x {camera.height}); crop or pad it to that aspect first"
             )
         camera = camera.resized(width, height)
+    if (height, width) != (camera.height, camera.width):
+        raise CommandError(
+            f"{args.image} is {width} x {height} pixels (width x height) but the calibration "
+            f"expects {camera.width} x {camera.height}; pass --resize-calibration if the image "
+            "was resized uniformly"
+        )
     world_from_camera = parse_orientation(args.orientation, mounted)
     grid = (
         EquiangularGrid(args.bandwidth) if args.grid == "equiangular" else HealpixGrid(args.nside)
@@ -225,16 +231,13 @@ def run(args: argparse.Namespace) -> int:
     prefix = args.output if args.output is not None else Path(args.image.stem + "_sphere")
     npz_path, png_path = outputs_for(prefix, (".npz", ".png"), args.overwrite)
 
-    camera.check_image(image)
     start = time.perf_counter()
     mode = "nearest" if args.labels else "bilinear"
     resample_map = camera_to_sphere_map(
         camera, grid, world_from_camera, mode=mode, supersampling=supersampling
     )
     built = time.perf_counter()
-    signal = resample_map.apply(
-        image if args.labels else image.double(), fill=-1 if args.labels else 0
-    )
+    signal = resample_map.apply(image, fill=-1 if args.labels else 0)
     signal = signal[None] if args.labels else signal
     coverage = resample_map.coverage
     applied = time.perf_counter()
