@@ -7,8 +7,8 @@ Examples:
 Every model is trained on upright (NR) spheres, then tested on upright (NR)
 and randomly rotated (R) ones. The table shows the accuracy on both: a
 rotation-equivariant model keeps it, a planar CNN loses it. The output folder
-gets results.json, training_curves.png and one confusion matrix per model and
-test set.
+gets results.json, training_curves.png, one confusion matrix per model and
+test set, and sample_predictions.png (test spheres with each model's guess).
 
 The demo config has the sections data, trainer and optim shared by all runs,
 and a list runs: of entries {name: ..., model: {...}} whose own sections
@@ -25,6 +25,7 @@ from typing import Any
 
 from equisphere.cli.main import CommandError
 
+SAMPLES = 4  # test spheres per test set in sample_predictions.png
 # configs/demo.yaml of the source checkout (the package is installed editable, as the README says).
 DEFAULT_CONFIG = Path(__file__).resolve().parents[3] / "configs" / "demo.yaml"
 
@@ -74,13 +75,20 @@ def demo_configs(raw: dict[str, Any], overrides: list[str], runs_dir: Path) -> d
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
     import yaml
 
+    from equisphere.cli.train import quiet_lightning
     from equisphere.models import count_parameters
     from equisphere.training.evaluate import evaluate_model, test_loader
     from equisphere.training.trainer import train
-    from equisphere.viz.training_plots import plot_confusion_matrix, plot_training_curves
+    from equisphere.viz.training_plots import (
+        plot_confusion_matrix,
+        plot_sample_predictions,
+        plot_training_curves,
+    )
 
+    quiet_lightning(getattr(args, "verbose", False))
     if not args.config.is_file():
         raise CommandError(f"demo config {str(args.config)!r} not found")
     output = args.output or Path("outputs") / time.strftime("demo-%Y%m%d-%H%M%S")
@@ -92,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
     output.mkdir(parents=True)
     results: dict[str, Any] = {}
     loaders: dict[tuple, Any] = {}
+    samples: dict[str, Any] = {}  # test set -> first signals and labels
+    predictions: dict[str, dict[str, list[int]]] = {}  # run -> test set -> predicted classes
     for name, config in configs.items():
         print(f"== training {name} ({config.model.name}) on {config.data.train_rotation} spheres")
         start = time.perf_counter()
@@ -104,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
             "train_seconds": seconds,
             "run_dir": str(trained.run_dir),
             "metrics_csv": str(trained.metrics_csv),
+            "class_names": task.class_names,
         }
         for rotation in ("NR", "R"):
             # Runs with the same data share their test sets.
@@ -111,6 +122,12 @@ def run(args: argparse.Namespace) -> int:
             if key not in loaders:
                 loaders[key] = list(test_loader(task, rotation))
             row[rotation] = evaluate_model(task, loaders[key])
+            if config.data.task == "classification":
+                signals, labels = loaders[key][0]
+                samples[rotation] = (signals[:SAMPLES, 0], labels[:SAMPLES].tolist())
+                with torch.no_grad():
+                    guesses = task(signals[:SAMPLES]).argmax(dim=1).tolist()
+                predictions.setdefault(name, {})[rotation] = guesses
         results[name] = row
 
     _print_table(results)
@@ -130,9 +147,17 @@ def run(args: argparse.Namespace) -> int:
                     plot_confusion_matrix(
                         row[rotation]["confusion"],
                         output / f"confusion_{name}_{rotation}.png",
+                        class_names=row["class_names"],
                         title=f"{name}, {rotation} test spheres",
                     )
                 )
+    if predictions:
+        class_names = next(iter(results.values()))["class_names"]
+        plots.append(
+            plot_sample_predictions(
+                samples, predictions, output / "sample_predictions.png", class_names
+            )
+        )
     print(f"results and plots in {output}/:")
     for plot in plots:
         print(f"  {plot.name}")

@@ -58,9 +58,18 @@ def resolve_config(args: argparse.Namespace):
     raise CommandError("expected --config FILE (examples in configs/) or --resume CHECKPOINT")
 
 
+def quiet_lightning(verbose: bool) -> None:
+    """Lightning's start-up notes (GPU available, tips) only with ``equisphere -v``."""
+    import logging
+
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
 def run(args: argparse.Namespace) -> int:
     from equisphere.training.trainer import resolve_precision, train
 
+    quiet_lightning(getattr(args, "verbose", False))
     if args.resume is not None and not args.resume.is_file():
         raise CommandError(f"checkpoint {str(args.resume)!r} to resume from not found")
     config = resolve_config(args)

@@ -190,8 +190,9 @@ def train(
         enable_progress_bar=trainer_config.progress_bar,
         enable_model_summary=trainer_config.progress_bar,
         log_every_n_steps=trainer_config.log_every_n_steps,
-        limit_train_batches=trainer_config.limit_train_batches,
-        limit_val_batches=trainer_config.limit_val_batches if validates else 0,
+        # None (Lightning's default, all batches) instead of 1.0 keeps Lightning from saying so.
+        limit_train_batches=_limit(trainer_config.limit_train_batches),
+        limit_val_batches=_limit(trainer_config.limit_val_batches) if validates else 0,
         gradient_clip_val=trainer_config.gradient_clip_val,
         deterministic=trainer_config.deterministic,
     )
@@ -212,3 +213,7 @@ def train(
         task=task,
         trainer=trainer,
     )
+
+
+def _limit(value: int | float) -> int | float | None:
+    return None if value == 1.0 and isinstance(value, float) else value

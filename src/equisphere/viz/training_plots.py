@@ -11,7 +11,12 @@ import csv
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["plot_confusion_matrix", "plot_training_curves", "read_metrics_csv"]
+__all__ = [
+    "plot_confusion_matrix",
+    "plot_sample_predictions",
+    "plot_training_curves",
+    "read_metrics_csv",
+]
 
 
 def read_metrics_csv(path: str | Path) -> dict[str, list[tuple[int, float]]]:
@@ -54,6 +59,7 @@ def plot_training_curves(
         ``path``.
     """
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     figure = Figure(figsize=(10, 4), layout="constrained")
     loss_axes, metric_axes = figure.subplots(1, 2)
@@ -78,6 +84,7 @@ def plot_training_curves(
     loss_axes.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
     metric_axes.set(xlabel="epoch", ylabel=f"{metric} (%)", title=metric)
     for axes in (loss_axes, metric_axes):
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.grid(alpha=0.3)
         axes.legend(fontsize="small")
     return _save(figure, path)
@@ -132,7 +139,42 @@ def plot_confusion_matrix(
     axes.set_yticks(range(n_classes), names, fontsize="small")
     accuracy = np.trace(counts) / max(counts.sum(), 1)
     axes.set(xlabel="predicted", ylabel="true", title=f"{title} (accuracy {100 * accuracy:.1f}%)")
-    figure.colorbar(image, ax=axes, fraction=0.046, label="fraction of true class")
+    figure.colorbar(image, ax=axes, shrink=0.8, label="fraction of true class")
+    return _save(figure, path)
+
+
+def plot_sample_predictions(
+    rows: Mapping[str, tuple[Sequence, Sequence[int]]],
+    predictions: Mapping[str, Mapping[str, Sequence[int]]],
+    path: str | Path,
+    class_names: Sequence[str],
+) -> Path:
+    """Spheres (Mollweide maps) with their true class and each model's prediction.
+
+    Parameters
+    ----------
+    rows : mapping of row title to (signals, labels)
+        E.g. ``{"NR": (signals, labels), "R": (...)}``; signals ``(2B, 2B)`` each.
+    predictions : mapping of model name to {row title: predicted classes}
+    path : path
+        PNG file to write; must not exist.
+    class_names : sequence of str
+    """
+    from equisphere.viz.sphere import new_figure, plot_mollweide
+
+    columns = max(len(labels) for _, labels in rows.values())
+    figure = new_figure(2.9 * columns, 2.2 * len(rows) + 0.3)
+    for row, (row_name, (signals, labels)) in enumerate(rows.items()):
+        for column, (signal, label) in enumerate(zip(signals, labels, strict=True)):
+            axes = figure.add_subplot(
+                len(rows), columns, row * columns + column + 1, projection="mollweide"
+            )
+            lines = [f"{row_name}: {class_names[int(label)]}"]
+            for model, predicted in predictions.items():
+                guess = int(predicted[row_name][column])
+                mark = "right" if guess == int(label) else "wrong"
+                lines.append(f"{model}: {class_names[guess]} ({mark})")
+            plot_mollweide(signal, axes, vmin=0, vmax=1, title="\n".join(lines))
     return _save(figure, path)
 
 
@@ -141,5 +183,5 @@ def _save(figure, path: str | Path) -> Path:
     if path.exists():
         raise FileExistsError(f"{str(path)!r} exists already; plots never overwrite files")
     with path.open("xb") as file:
-        figure.savefig(file, format="png", dpi=120)
+        figure.savefig(file, format="png", dpi=120, bbox_inches="tight")
     return path
