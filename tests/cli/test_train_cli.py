@@ -76,6 +76,26 @@ def test_train_writes_a_run_folder_with_the_overrides(trained):
     assert hparams["class_names"][:2] == ["T-shirt/top", "Trouser"]
 
 
+def test_resume_from_a_checkpoint_alone_continues_its_run(trained, capsys):
+    root, checkpoints = trained
+    before = sorted((root / "runs").iterdir())
+    status, out, _ = run_cli(
+        capsys,
+        "train",
+        "--resume",
+        checkpoints["classification"],
+        "trainer.max_epochs=2",
+        "--name",
+        "resumed",
+    )
+    assert status == 0 and "planar-cnn (" in out
+    (resumed,) = (root / "runs").glob("resumed-*")
+    assert sorted((root / "runs").iterdir()) == sorted([*before, resumed])
+    checkpoint = torch.load(resumed / "checkpoints" / "last.ckpt", weights_only=True)
+    assert checkpoint["epoch"] == 1  # epochs 0 (first run) and 1 (this one)
+    assert checkpoint["hyper_parameters"]["config"]["data"]["bandwidth"] == BANDWIDTH
+
+
 def test_evaluate_json_is_consistent_with_its_confusion_matrix(trained, capsys):
     _, checkpoints = trained
     status, out, _ = run_cli(capsys, "evaluate", checkpoints["classification"], "--json")

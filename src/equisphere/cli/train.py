@@ -67,6 +67,9 @@ def quiet_lightning(verbose: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from lightning.pytorch.utilities import rank_zero_only
+
+    from equisphere.models import count_parameters
     from equisphere.training.trainer import resolve_precision, train
 
     quiet_lightning(getattr(args, "verbose", False))
@@ -75,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     config = resolve_config(args)
     trainer = config.trainer
     precision = resolve_precision(trainer.precision, trainer.accelerator)
-    if precision != trainer.precision:
+    if precision != trainer.precision and rank_zero_only.rank == 0:
         print(f"note: {trainer.precision} precision needs CUDA; training in {precision}")
 
     result = train(config, resume=args.resume)
@@ -86,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
         for key, value in result.trainer.callback_metrics.items()
         if key.endswith(("accuracy", "miou", "loss")) and "step" not in key
     }
+    parameters = count_parameters(result.task.model)
+    print(f"model:           {config.model.name} ({parameters:,} parameters)")
     print(f"run folder:      {result.run_dir}")
     print(f"best checkpoint: {result.best_checkpoint}")
     for key in sorted(metrics):

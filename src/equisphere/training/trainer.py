@@ -188,7 +188,6 @@ def train(
         ],
         callbacks=[checkpoint, *(callbacks or [])],
         enable_progress_bar=trainer_config.progress_bar,
-        enable_model_summary=trainer_config.progress_bar,
         log_every_n_steps=trainer_config.log_every_n_steps,
         # None (Lightning's default, all batches) instead of 1.0 keeps Lightning from saying so.
         limit_train_batches=_limit(trainer_config.limit_train_batches),
