@@ -8,7 +8,7 @@ import torch
 from equisphere.cameras import EquidistantCamera, PinholeCamera, StereographicCamera
 from equisphere.resample import MapCache, image_to_sphere, sphere_to_image
 from equisphere.so3 import random_rotation_matrices
-from equisphere.sphere import EquiangularGrid, HealpixGrid
+from equisphere.sphere import EquiangularGrid, GaussLegendreGrid, HealpixGrid
 
 F64 = torch.float64
 FISHEYE = EquidistantCamera(width=96, height=80, fx=30.0, fy=30.0, cx=47.3, cy=39.8)
@@ -20,7 +20,11 @@ def direction_image(camera, world_from_camera, dtype=F64):
     return (rays @ world_from_camera.T).permute(2, 0, 1).to(dtype), valid
 
 
-@pytest.mark.parametrize("grid", [EquiangularGrid(16), HealpixGrid(8)], ids=repr)
+@pytest.mark.parametrize(
+    "grid",
+    [EquiangularGrid(16), GaussLegendreGrid(16), HealpixGrid(8), HealpixGrid(8, order="nested")],
+    ids=repr,
+)
 def test_image_lands_on_the_sphere_where_its_pixels_look(grid):
     R = random_rotation_matrices(1, seed=4, dtype=F64)[0]
     image, _ = direction_image(FISHEYE, R)
