@@ -150,7 +150,12 @@ def outputs_for(prefix: Path, suffixes: tuple[str, ...], overwrite: bool) -> lis
 
 def mollweide_picture(signal, coverage, grid, title: str, path: Path, labels: bool) -> None:
     """A Mollweide view of a grid signal seen from inside the sphere, saved as PNG."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        raise CommandError(
+            "drawing the sphere needs matplotlib: pip install 'equisphere[plot]'"
+        ) from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
