@@ -6,8 +6,8 @@ over ``(alpha, gamma)`` followed, for every frequency pair ``(p, q)``, by a
 matrix product over ``beta`` with a precomputed, quadrature-weighted table of
 small-d values gives the complex coefficients ``fhat^l_{pq}``. Only ``q >= 0`` is
 computed: for a real signal ``fhat^l_{-p,-q} = (-1)^(p-q) conj(fhat^l_{pq})``.
-A fixed sparse map (at most four complex coefficients per real one, gathered
-by index) turns them into the real-basis coefficients. The inverse runs the
+A fixed sparse matrix (at most four complex coefficients per real one) turns
+them into the real-basis coefficients. The inverse runs the
 same steps backwards. Both are exact for band-limited signals (SOFT
 quadrature). Cost ``O(B^4)`` per signal; the table holds ``(2b - 1) b 2B b``
 numbers (66 million, 530 MB in float64, at ``B = b = 64``).
@@ -115,17 +115,23 @@ def _basis_entry(
     return value
 
 
-def _prune(weight: np.ndarray, *indices: np.ndarray) -> list[np.ndarray]:
-    """Drop the terms (columns) that are zero in every row, after moving zeros last."""
-    order = np.argsort(weight == 0, axis=1, kind="stable")
-    kept = int((weight != 0).sum(axis=1).max())
-    return [np.take_along_axis(a, order, axis=1)[:, :kept] for a in (weight, *indices)]
+def _sparse(
+    rows: np.ndarray, columns: np.ndarray, values: np.ndarray, shape: tuple
+) -> torch.Tensor:
+    """Coalesced COO matrix (float64) of the non-zero ``values``; duplicates are summed."""
+    keep = values != 0
+    index = torch.from_numpy(np.stack([rows[keep], columns[keep]])).long()
+    matrix = torch.sparse_coo_tensor(
+        index, torch.from_numpy(values[keep]), shape, check_invariants=True
+    )
+    return matrix.coalesce()
 
 
-def _real_from_complex_gather(bandwidth: int) -> tuple[torch.Tensor, ...]:
-    """Indices into ``Y`` (p, q, re/im, l) and weights so that ``fr = sum_t w_t Y[idx_t]``.
+def _real_from_complex_matrix(bandwidth: int) -> torch.Tensor:
+    """Sparse ``(count, rows of Y)`` matrix with ``fr = M Y``, at most four terms a row.
 
-    ``Y = sum_j T R_j`` is the conjugate of the complex coefficients for ``q >= 0``.
+    ``Y = sum_j T R_j``, laid out as ``(p, q, l, re/im)``, is the conjugate of the
+    complex coefficients for ``q >= 0``.
     """
     b = bandwidth
     degree, row, column = _flat_coefficients(b)
@@ -148,18 +154,21 @@ def _real_from_complex_gather(bandwidth: int) -> tuple[torch.Tensor, ...]:
                 deg.append(degree)
                 weight.append(w)
     # Each basis product is real or imaginary, so half of the eight terms vanish.
-    weight, *indices = _prune(*(np.stack(x, axis=1) for x in (weight, pq, part, deg)))
-    return (*(torch.from_numpy(i).long() for i in indices), torch.from_numpy(weight))
+    weight, pq, part, deg = (np.stack(x, axis=1) for x in (weight, pq, part, deg))
+    column = (pq * b + deg) * 2 + part  # row of Y laid out as (p, q, l, re/im)
+    coefficient = np.broadcast_to(np.arange(degree.size)[:, None], column.shape)
+    shape = (degree.size, (2 * b - 1) * b * b * 2)
+    return _sparse(coefficient.ravel(), column.ravel(), weight.ravel(), shape)
 
 
-def _complex_from_real_gather(bandwidth: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Source index (into flat coefficients, with a zero slot at the end) and weights.
+def _complex_from_real_matrix(bandwidth: int) -> torch.Tensor:
+    """Sparse ``(rows, count)`` matrix mapping real coefficients to ``conj(fhat^l_pq)``.
 
-    Output entries are ``(p, q, re/im, l)`` of ``conj(fhat^l_pq)`` for ``q >= 0``.
+    Rows are ``(p, q, l, re/im)`` for ``q >= 0``, at most two terms each.
     """
     b = bandwidth
-    p, q, which, degree = np.meshgrid(
-        np.arange(-(b - 1), b), np.arange(b), np.arange(2), np.arange(b), indexing="ij"
+    p, q, degree, which = np.meshgrid(
+        np.arange(-(b - 1), b), np.arange(b), np.arange(b), np.arange(2), indexing="ij"
     )
     valid = degree >= np.maximum(np.abs(p), q)
     sources, weights = [], []
@@ -169,18 +178,12 @@ def _complex_from_real_gather(bandwidth: int) -> tuple[torch.Tensor, torch.Tenso
             coef = _basis_entry(degree, a, p) * _basis_entry(degree, c, q).conj()
             keep = valid & ~(((s1 < 0) & (p == 0)) | ((s2 < 0) & (q == 0)))
             flat = degree * (4 * degree**2 - 1) // 3 + (a + degree) * (2 * degree + 1) + c + degree
-            sources.append(np.where(keep, flat, so3_coefficient_count(b)))
+            sources.append(np.where(keep, flat, 0))
             weights.append(np.where(keep, np.where(which == 0, coef.real, coef.imag), 0.0))
-    weight, source = _prune(
-        np.stack([w.ravel() for w in weights], axis=1),
-        np.stack([s.ravel() for s in sources], axis=1),
-    )
-    return torch.from_numpy(source).long(), torch.from_numpy(weight)
-
-
-def _frequency_rows(bandwidth: int, n: int) -> torch.Tensor:
-    """FFT rows of the frequencies ``p = -(b-1) .. b-1`` on ``n`` points."""
-    return torch.arange(-(bandwidth - 1), bandwidth) % n
+    row = np.broadcast_to(np.arange(p.size)[:, None], (p.size, len(sources)))
+    source = np.stack([s.ravel() for s in sources], axis=1)
+    weight = np.stack([w.ravel() for w in weights], axis=1)
+    return _sparse(row.ravel(), source.ravel(), weight.ravel(), (p.size, so3_coefficient_count(b)))
 
 
 class SO3FourierTransform(torch.nn.Module):
@@ -219,33 +222,32 @@ class SO3FourierTransform(torch.nn.Module):
         # (2l + 1) / (8 pi^2) times the quadrature weight (which includes (2 pi / n)^2).
         ring = self.grid.weights[:, 0, 0]
         scale = (2 * torch.arange(b, dtype=torch.float64) + 1) / (8 * math.pi**2)
-        table = _small_d_table(self.grid_bandwidth, b) * ring[:, None] * scale
-        self.register_buffer("table", table.reshape((2 * b - 1) * b, n, b), False)
-        self.register_buffer("_rows", _frequency_rows(b, n), False)
-        pq, part, degree, weight = _real_from_complex_gather(b)
-        self.register_buffer("_pq", pq, False)
-        self.register_buffer("_part", part, False)
-        self.register_buffer("_degree", degree, False)
-        self.register_buffer("_weight", weight, False)
+        table = _small_d_table(self.grid_bandwidth, b) * ring[:, None] * scale  # (p, q, j, l)
+        table = table.transpose(2, 3).reshape((2 * b - 1) * b, b, n)  # (p*q, l, beta)
+        self.register_buffer("table", table.contiguous(), False)
+        self.register_buffer("real_from_complex", _real_from_complex_matrix(b), False)
 
     def forward(self, signal: torch.Tensor) -> torch.Tensor:
         """Coefficients ``(..., so3_coefficient_count(bandwidth))`` of ``signal``."""
         check_tensor(signal, "signal", self.grid.shape, f"(beta, alpha, gamma) on {self.grid!r}")
 
         signal, leading = flatten_batch(signal, 3)
-        batch, n_beta = signal.shape[0], signal.shape[1]
+        batch, n = signal.shape[0], signal.shape[1]
         b = self.bandwidth
 
-        spectrum = torch.fft.rfft2(signal)[..., :b]  # (batch, beta, alpha freq, q)
-        spectrum = spectrum.index_select(-2, self._rows)  # (batch, beta, p, q)
-        spectrum = torch.view_as_real(spectrum).permute(2, 3, 0, 4, 1)  # (p, q, batch, re/im, beta)
-        spectrum = spectrum.reshape((2 * b - 1) * b, batch * 2, n_beta)
-        projected = torch.bmm(spectrum, self.table.to(signal.dtype))  # (p*q, batch*2, l)
-        projected = projected.view((2 * b - 1) * b, batch, 2, b)
-        # Advanced indices around the batch slice come first: (coefficient, term, batch).
-        terms = projected[self._pq, :, self._part, self._degree]
-        coeffs = (terms * self._weight.to(signal.dtype)[..., None]).sum(1)  # (coefficient, batch)
-        return coeffs.T.reshape(leading + (coeffs.shape[0],))
+        # 2D real FFT; keep p = -(b-1) .. b-1 and q = 0 .. b-1, copied once into the
+        # (p, q, beta, re/im, batch) layout that the products over beta want.
+        spectrum = torch.view_as_real(torch.fft.rfft2(signal))  # (batch, beta, p, q, re/im)
+        spectrum = spectrum.permute(2, 3, 1, 4, 0)  # (p, q, beta, re/im, batch)
+        selected = signal.new_empty(2 * b - 1, b, n, 2, batch)
+        selected[: b - 1].copy_(spectrum[n - b + 1 :, :b])  # p < 0
+        selected[b - 1 :].copy_(spectrum[:b, :b])  # p >= 0
+        projected = torch.bmm(
+            self.table.to(signal.dtype), selected.view((2 * b - 1) * b, n, 2 * batch)
+        )  # (p*q, l, re/im * batch): rows (p, q, l, re/im) after the view below
+        to_real = self.real_from_complex.to(signal.dtype)
+        coeffs = torch.sparse.mm(to_real, projected.view(-1, batch)).T.contiguous()
+        return coeffs.reshape(leading + (coeffs.shape[1],))
 
     def extra_repr(self) -> str:
         return f"grid_bandwidth={self.grid_bandwidth}, bandwidth={self.bandwidth}"
@@ -276,12 +278,9 @@ class InverseSO3FourierTransform(torch.nn.Module):
         self.grid = SO3Grid(self.grid_bandwidth)
         b, n = self.bandwidth, 2 * self.grid_bandwidth
 
-        table = _small_d_table(self.grid_bandwidth, b).transpose(2, 3)  # (p, q, l, beta)
-        self.register_buffer("table", table.reshape((2 * b - 1) * b, b, n).contiguous(), False)
-        self.register_buffer("_rows", _frequency_rows(b, n), False)
-        source, weight = _complex_from_real_gather(b)
-        self.register_buffer("_source", source, False)
-        self.register_buffer("_weight", weight, False)
+        table = _small_d_table(self.grid_bandwidth, b)  # (p, q, beta, l)
+        self.register_buffer("table", table.reshape((2 * b - 1) * b, n, b).contiguous(), False)
+        self.register_buffer("complex_from_real", _complex_from_real_matrix(b), False)
 
     def forward(self, coeffs: torch.Tensor) -> torch.Tensor:
         """Signal ``(..., 2B, 2B, 2B)`` of ``coeffs`` ``(..., so3_coefficient_count(b))``."""
@@ -292,16 +291,23 @@ class InverseSO3FourierTransform(torch.nn.Module):
         coeffs, leading = flatten_batch(coeffs, 1)
         batch = coeffs.shape[0]
 
-        padded = torch.nn.functional.pad(coeffs.T, (0, 0, 0, 1))  # (count + 1, batch), zero last
-        spectral = (padded[self._source] * self._weight.to(coeffs.dtype)[..., None]).sum(1)
-        spectral = spectral.view((2 * b - 1) * b, 2, b, batch).permute(0, 3, 1, 2)
-        spectral = spectral.reshape((2 * b - 1) * b, batch * 2, b)  # (p*q, batch*2, l)
-        rings = torch.bmm(spectral, self.table.to(coeffs.dtype))  # (p*q, batch*2, beta)
-        rings = rings.view(2 * b - 1, b, batch, 2, n).permute(2, 4, 0, 1, 3).contiguous()
-        rings = torch.view_as_complex(rings)  # (batch, beta, p, q): conj of the spectrum
-        spectrum = rings.new_zeros(batch, n, n, b).index_copy(-2, self._rows, rings)
+        # conj(fhat^l_pq) for q >= 0, as (p, q, l, re/im) by batch.
+        to_complex = self.complex_from_real.to(coeffs.dtype)
+        spectral = torch.sparse.mm(to_complex, coeffs.T.contiguous())
+        spectral = spectral.view((2 * b - 1) * b, b, 2 * batch)
+        rings = torch.bmm(self.table.to(coeffs.dtype), spectral)  # (p*q, beta, re/im * batch)
+        rings = rings.view(2 * b - 1, b, n, 2, batch).permute(
+            4, 2, 0, 1, 3
+        )  # (batch, beta, p, q, 2)
+
+        # Place them in the (alpha frequency, q <= n/2) array irfft2 wants, zeroing only the rest.
+        spectrum = coeffs.new_empty(batch, n, n, n // 2 + 1, 2)
+        spectrum[:, :, b : n - b + 1].zero_()
+        spectrum[:, :, :, b:].zero_()
+        spectrum[:, :, :b, :b].copy_(rings[:, :, b - 1 :])  # p >= 0
+        spectrum[:, :, n - b + 1 :, :b].copy_(rings[:, :, : b - 1])  # p < 0
         # sum_pq fhat e^{-i p alpha} e^{-i q gamma} is real; irfft2 of its conjugate gives it.
-        signal = torch.fft.irfft2(spectrum, s=(n, n), norm="forward")
+        signal = torch.fft.irfft2(torch.view_as_complex(spectrum), s=(n, n), norm="forward")
         return signal.reshape(leading + (n, n, n))
 
     def extra_repr(self) -> str:
