@@ -235,7 +235,7 @@ def build_nearest_map(
     coverage = torch.zeros(n_out, dtype=torch.float64)
     for chunk in chunks:
         n, s = chunk.weights.shape
-        centre = s // 2  # sub-sample grids have odd size in nearest mode: this is the centre
+        centre = s // 2  # nearest maps are built from one sub-sample per cell: its centre
         found, weight, valid = lookup(chunk.directions[:, centre])
         if chunk.valid is not None:
             valid = valid & chunk.valid[:, centre]

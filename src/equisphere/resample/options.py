@@ -16,6 +16,7 @@ __all__ = [
     "MAX_SUPERSAMPLING",
     "camera_counts",
     "camera_pixels_per_radian",
+    "check_grid",
     "check_mode",
     "check_supersampling",
     "equirect_counts",
