@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,7 +29,10 @@ from equisphere.training.fisheye_run import (
 from equisphere.training.fisheye_views import random_camera_turns, rotate_view
 
 BANDWIDTH = 8
-LENS = EquidistantCamera(width=33, height=33, fx=9.0, fy=9.0, cx=16.0, cy=16.0)  # 0..~105 deg
+# A circular fisheye: the image circle (100 degrees) lies inside the sensor.
+LENS = EquidistantCamera(
+    width=33, height=33, fx=9.0, fy=9.0, cx=16.0, cy=16.0, max_incidence=math.radians(100)
+)
 SPHERE_MODEL = {
     "name": "s2-segmenter",
     "options": {"bandwidths": [4, 2], "channels": [4, 8], "head_channels": 4},
@@ -64,7 +69,8 @@ def _config(tmp_path, model, panoramas=None, **data):
 
 
 def _incidence_deg(camera) -> torch.Tensor:
-    rays, _ = camera.unproject(camera.pixel_centres())
+    """Incidence of every pixel centre in degrees, also beyond the image circle."""
+    rays, _ = dataclasses.replace(camera, max_incidence=None).unproject(camera.pixel_centres())
     return torch.rad2deg(torch.atan2(rays[..., :2].norm(dim=-1), rays[..., 2]))
 
 
@@ -143,9 +149,8 @@ def test_sphere_input_is_the_resampled_image_and_its_coverage(sphere_task):
     assert inputs.shape == (2, 4, 2 * BANDWIDTH, 2 * BANDWIDTH)
     assert torch.allclose(inputs[:, :3], signal) and torch.equal(inputs[0, 3], coverage)
     colatitude = torch.rad2deg(sphere_task.grid.theta)
-    assert bool((coverage[colatitude < 80] == 1).all()) and bool(
-        (coverage[colatitude > 115] == 0).all()
-    )
+    assert bool((coverage[colatitude < 90] > 1 - 1e-9).all())
+    assert bool((coverage[colatitude > 105] == 0).all())
 
 
 def test_labels_and_predictions_cross_between_image_and_sphere(sphere_task, image_task):
@@ -158,13 +163,15 @@ def test_labels_and_predictions_cross_between_image_and_sphere(sphere_task, imag
     assert bool((targets[colatitude < 44] == 1).all()) and bool(
         (targets[colatitude > 56] != 1).all()
     )
-    assert bool((targets[colatitude > 115] == IGNORE_INDEX).all())
+    assert bool((targets[colatitude > 105] == IGNORE_INDEX).all())
 
     sphere_logits = 10 * torch.nn.functional.one_hot((colatitude < 50).long(), 3)
     prediction = sphere_task.crossover(sphere_logits.permute(2, 0, 1)[None].float(), LENS)
     labels = prediction.image_labels[0]
-    assert bool((labels[incidence < 44] == 1).all()) and bool((labels[incidence > 56] == 0).all())
-    assert bool((labels[incidence > 110] == IGNORE_INDEX).all())
+    ring = (incidence > 56) & (incidence < 100)
+    assert bool((labels[incidence < 44] == 1).all()) and bool((labels[ring] == 0).all())
+    assert bool((labels[incidence > 100] == IGNORE_INDEX).all())
+    assert bool((labels[incidence <= 100] != IGNORE_INDEX).all())
 
     image_logits = 10 * torch.nn.functional.one_hot(disc[0], 3).permute(2, 0, 1)[None].float()
     crossed = image_task.crossover(image_logits, LENS).sphere_labels[0]
@@ -203,18 +210,26 @@ def test_fisheye_options_are_checked(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def panoramas(tmp_path_factory, shared_data):
+def panoramas(tmp_path_factory):
+    """One real panorama, shrunk (the ``shared_data`` fixture, at module scope)."""
+    shared = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "panoramas"
+    if not shared.is_dir():
+        pytest.skip(f"shared data folder {shared} not found")
     folder = tmp_path_factory.mktemp("panoramas")
-    with Image.open(shared_data / "panoramas" / "city.png") as image:
+    with Image.open(shared / "city.png") as image:
         image.resize((128, 64)).save(folder / "city.png")
     return folder
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, panoramas):
-    tmp_path = tmp_path_factory.mktemp("fisheye")
-    config = _config(tmp_path, SPHERE_MODEL, panoramas)
-    return train_fisheye(config), panoramas
+def workspace(tmp_path_factory):
+    """A folder whose generated sets every training test shares."""
+    return tmp_path_factory.mktemp("fisheye")
+
+
+@pytest.fixture(scope="module")
+def trained(workspace, panoramas):
+    return train_fisheye(_config(workspace, SPHERE_MODEL, panoramas)), panoramas
 
 
 def test_training_writes_a_checkpoint_that_evaluates(trained):
@@ -263,8 +278,8 @@ def test_camera_turns_of_a_constant_model_agree_and_the_floor_is_small(trained):
         assert row["accuracy_first"] == pytest.approx(row["accuracy_turned"], abs=0.1)
 
 
-def test_planar_training_with_rotation_augmentation_runs(tmp_path, panoramas):
-    config = _config(tmp_path, IMAGE_MODEL, panoramas, augment="rotation")
+def test_planar_training_with_rotation_augmentation_runs(workspace, panoramas):
+    config = _config(workspace, IMAGE_MODEL, panoramas, augment="rotation")
     result = train_fisheye(config)
     task = load_fisheye_task(result.last_checkpoint)
     assert task.domain == "image" and task.augment == "rotation"
