@@ -10,6 +10,7 @@ import torch
 from equisphere.harmonics import complex_spherical_harmonics, real_spherical_harmonics
 from equisphere.so3 import (
     euler_zyz_from_matrix,
+    matrix_from_euler_zyz,
     quaternion_from_matrix,
     random_rotation_matrices,
     real_from_complex_basis,
@@ -185,3 +186,16 @@ def test_bad_input():
         wigner_small_d(-1, torch.zeros(1))
     with pytest.raises(TypeError, match="non-negative int"):
         wigner_small_d(1.5, torch.zeros(1))
+
+
+@pytest.mark.parametrize("beta", [0.0, 1e-12, 1e-8, 5e-7, 1e-3, 2.0, math.pi - 1e-7, math.pi])
+def test_matrices_of_rotation_matrices_are_accurate_near_gimbal_lock(beta):
+    # Near beta = 0 or pi the Euler angles are ill-conditioned but D(R) is not: reading
+    # alpha and gamma separately would cost ~1e-16 / sin(beta) per unit of l (2.9e-7 at
+    # beta = 1e-8, l = 60).
+    for alpha, gamma in [(0.7, 2.1), (-2.5, 3.0), (3.1, -3.1)]:
+        angles = [torch.tensor(v, dtype=F64) for v in (alpha, beta, gamma)]
+        rotation = matrix_from_euler_zyz(*angles)
+        for basis in ("real", "complex"):
+            ours = wigner_D_matrices(61, rotation, basis)[60]
+            torch.testing.assert_close(ours, wigner_D(60, *angles, basis), atol=1e-12, rtol=0)

@@ -44,7 +44,7 @@ import scipy.linalg
 import torch
 
 from equisphere.quadrature import check_bandwidth
-from equisphere.so3.rotations import check_rotation_matrix, euler_zyz_from_matrix
+from equisphere.so3.rotations import check_rotation_matrix
 
 __all__ = [
     "real_from_complex_basis",
@@ -288,6 +288,27 @@ def wigner_D(
     return left * cos_g[..., None, :] + left.flip(-1) * sin_g[..., None, :]
 
 
+def _euler_zyz(matrix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """ZYZ angles whose Wigner-D matrices stay accurate up to and through gimbal lock.
+
+    ``alpha`` comes from the third column ``(cos a sin b, sin a sin b)``: its error,
+    about ``1e-16 / sin(beta)``, only enters ``D^l`` multiplied by ``sin(beta)``.
+    ``gamma`` then comes from ``alpha + gamma`` (``R00 + R11 = (1 + cos b) cos(a + g)``,
+    ``R10 - R01 = (1 + cos b) sin(a + g)``) when ``cos(beta) >= 0``, or from
+    ``alpha - gamma`` (``R11 - R00 = (1 - cos b) cos(a - g)``,
+    ``-(R10 + R01) = (1 - cos b) sin(a - g)``) otherwise: each is well conditioned
+    where it is used. Reading ``gamma`` from the third row instead would err by
+    ``1e-16 / sin(beta)`` in the phase of every diagonal entry, times ``l``.
+    """
+    r = matrix
+    beta = torch.atan2(torch.hypot(r[..., 0, 2], r[..., 1, 2]), r[..., 2, 2])
+    alpha = torch.atan2(r[..., 1, 2], r[..., 0, 2])
+    total = torch.atan2(r[..., 1, 0] - r[..., 0, 1], r[..., 0, 0] + r[..., 1, 1])
+    difference = torch.atan2(-(r[..., 1, 0] + r[..., 0, 1]), r[..., 1, 1] - r[..., 0, 0])
+    gamma = torch.where(r[..., 2, 2] >= 0, total - alpha, alpha - difference)
+    return alpha, beta, gamma
+
+
 def wigner_D_matrices(
     bandwidth: int, rotation: torch.Tensor, basis: Basis = "real"
 ) -> list[torch.Tensor]:
@@ -306,12 +327,13 @@ def wigner_D_matrices(
     list of torch.Tensor
         ``bandwidth`` tensors of shape ``(..., 2l+1, 2l+1)``.
 
-    Conventions: docs/conventions.md; ``D(R1 R2) = D(R1) D(R2)``.
+    Conventions: docs/conventions.md; ``D(R1 R2) = D(R1) D(R2)``. The Euler angles
+    are read in a way that stays accurate near gimbal lock (``beta`` near 0 or pi).
     """
     bandwidth = check_bandwidth(bandwidth)
     _check_basis(basis)
     check_rotation_matrix(rotation)
-    alpha, beta, gamma = euler_zyz_from_matrix(rotation)
+    alpha, beta, gamma = _euler_zyz(rotation)
     return [wigner_D(degree, alpha, beta, gamma, basis) for degree in range(bandwidth)]
 
 
