@@ -9,6 +9,8 @@ import pytest
 import torch
 from tiny_spheres import TinyDataModule
 
+from equisphere.models import register_model
+from equisphere.models.registry import unregister_model
 from equisphere.training.evaluate import load_task
 from equisphere.training.trainer import create_run_dir, resolve_precision, train
 
@@ -51,6 +53,30 @@ def test_a_run_writes_config_checkpoints_and_logs_and_round_trips(tiny_config, t
     with torch.no_grad():
         assert torch.equal(reloaded(signal), trained(signal))
     assert reloaded.config == config
+    # last.ckpt holds the final epoch even when an earlier epoch validated better.
+    assert torch.load(result.last_checkpoint, weights_only=True)["epoch"] == 2
+
+
+def test_last_checkpoint_is_the_final_epoch_even_without_improvement(tiny_config, tmp_path):
+    def linear(n_classes: int = 4) -> torch.nn.Module:
+        return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, n_classes))
+
+    register_model("test-frozen-linear")(linear)
+    try:
+        # lr = 0 and no batch norm: validation accuracy is the same every epoch, so only
+        # epoch 0 is ever a new best.
+        config = tiny_config(
+            tmp_path,
+            model={"name": "test-frozen-linear", "options": {}},
+            trainer={"max_epochs": 3},
+            optim={"lr": 0.0},
+        )
+        result = train(config, datamodule=TinyDataModule())
+    finally:
+        unregister_model("test-frozen-linear")
+    last = torch.load(result.last_checkpoint, weights_only=True)
+    assert (last["epoch"], last["global_step"]) == (2, result.trainer.global_step)
+    assert torch.load(result.best_checkpoint, weights_only=True)["epoch"] == 0
 
 
 def test_resume_continues_in_a_new_folder(tiny_config, tmp_path):

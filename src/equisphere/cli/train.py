@@ -1,7 +1,7 @@
 """Train a model from a YAML config file, with section.key=value overrides.
 
 Examples:
-  equisphere train --config configs/s2cnn_cohen2018_nr.yaml
+  equisphere train --config configs/s2cnn_cohen2018.yaml
   equisphere train --config configs/planar_cnn.yaml trainer.max_epochs=5 data.augment=rotation
   equisphere train --resume runs/planar-20250101-120000/checkpoints/last.ckpt trainer.max_epochs=20
 

@@ -164,15 +164,26 @@ def train(
     data = config.data
     holds_out = data.val_size != 0 and (data.val_size is not None or data.val_fraction > 0)
     validates = is_overridden("val_dataloader", datamodule) and holds_out
-    checkpoint = ModelCheckpoint(
+    # The latest state gets a checkpoint of its own, rewritten every epoch: Lightning 2.6
+    # refreshes save_last only when a new best is saved, which would leave it behind.
+    latest = ModelCheckpoint(
         dirpath=run_dir / "checkpoints",
-        filename="best-epoch{epoch:03d}" if validates else "epoch{epoch:03d}",
-        auto_insert_metric_name=False,
-        monitor=f"val/{metric_name(config.data.task)}" if validates else None,
-        mode="max",
-        save_top_k=config.trainer.save_top_k,
-        save_last=True,
+        filename="last",
+        monitor=None,
+        save_top_k=1,
+        enable_version_counter=False,
     )
+    checkpoints = [latest]
+    if validates:
+        best = ModelCheckpoint(
+            dirpath=run_dir / "checkpoints",
+            filename="best-epoch{epoch:03d}",
+            auto_insert_metric_name=False,
+            monitor=f"val/{metric_name(config.data.task)}",
+            mode="max",
+            save_top_k=config.trainer.save_top_k,
+        )
+        checkpoints.append(best)
     trainer_config = config.trainer
     trainer = L.Trainer(
         default_root_dir=run_dir,
@@ -186,7 +197,7 @@ def train(
             CSVLogger(save_dir=run_dir, name="logs", version=""),
             TensorBoardLogger(save_dir=run_dir, name="tensorboard", version=""),
         ],
-        callbacks=[checkpoint, *(callbacks or [])],
+        callbacks=[*checkpoints, *(callbacks or [])],
         enable_progress_bar=trainer_config.progress_bar,
         log_every_n_steps=trainer_config.log_every_n_steps,
         # None (Lightning's default, all batches) instead of 1.0 keeps Lightning from saying so.
@@ -201,8 +212,8 @@ def train(
         trainer.fit(task, datamodule=datamodule, ckpt_path=resume)
     finally:
         os.environ.pop(RUN_DIR_VARIABLE, None)
-    best = checkpoint.best_model_path or checkpoint.last_model_path
-    last = checkpoint.last_model_path
+    last = latest.best_model_path  # the only (so "best") checkpoint of the latest callback
+    best = checkpoints[-1].best_model_path or last
     logger.debug("run %s finished; best checkpoint %s", run_dir, best)
     return TrainResult(
         run_dir=run_dir,
