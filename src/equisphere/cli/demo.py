@@ -62,7 +62,7 @@ def demo_configs(raw: dict[str, Any], overrides: list[str], runs_dir: Path) -> d
             raise ConfigError(
                 f"expected runs[{index}] to be a mapping with a 'name', got {entry!r}"
             )
-        merged = apply_overrides(shared, [])
+        merged = apply_overrides(shared, [])  # a deep copy
         for section, values in entry.items():
             if section == "name":
                 continue
@@ -70,7 +70,10 @@ def demo_configs(raw: dict[str, Any], overrides: list[str], runs_dir: Path) -> d
                 raise ConfigError(f"expected runs[{index}].{section} to be a mapping")
             merged.setdefault(section, {}).update(values)
         merged.setdefault("trainer", {}).update(name=entry["name"], runs_dir=str(runs_dir))
-        configs[entry["name"]] = config_from_dict(merged, overrides)
+        try:
+            configs[entry["name"]] = config_from_dict(merged, overrides)
+        except ConfigError as error:
+            raise ConfigError(f"run {entry['name']!r}: {error}") from None
     return configs
 
 

@@ -122,8 +122,7 @@ class SphericalTask(L.LightningModule):
 
     def setup(self, stage: str) -> None:
         """Record the data module's class names, if it has them, so checkpoints carry them."""
-        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
-        names = getattr(datamodule, "class_names", None)
+        names = getattr(self.trainer.datamodule, "class_names", None)
         if self.hparams.get("class_names") is None and names and len(names) == self.n_classes:
             self.hparams["class_names"] = list(names)
 
