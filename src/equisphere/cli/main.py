@@ -25,6 +25,7 @@ COMMANDS = {
     "predict": "equisphere.cli.predict",
     "project": "equisphere.cli.project",
     "render": "equisphere.cli.render",
+    "fisheye": "equisphere.cli.fisheye",
 }
 
 
