@@ -102,7 +102,7 @@ class SphereRotation:
         self._analysis.to(signal.device)
         self._synthesis.to(signal.device)
         coeffs = self._analysis(signal)  # (..., B^2)
-        rotated = rotate_coefficients(coeffs, rotation.to(dtype=coeffs.dtype, device=coeffs.device))
+        rotated = rotate_coefficients(coeffs, rotation.to(device=coeffs.device))  # any float dtype
         return self._synthesis(rotated)
 
     def __repr__(self) -> str:
@@ -131,6 +131,16 @@ def _grid_permutation(grid: SphereGrid, rotation: torch.Tensor, atol: float = 1e
             "method='harmonic' or 'interpolate' for arbitrary rotations"
         )
     return index
+
+
+def _nearest_rotation(rotation: torch.Tensor) -> torch.Tensor:
+    """The float64 rotation nearest to ``rotation`` (its polar factor).
+
+    A float32 rotation cast to float64 is a rotation only to float32 accuracy and
+    would fail the float64 check of the Wigner-D functions.
+    """
+    left, _, right = torch.linalg.svd(rotation.to(torch.float64))
+    return left @ right
 
 
 class SO3Rotation:
@@ -162,8 +172,9 @@ class SO3Rotation:
         self._synthesis.to(signal.device)
         coeffs = self._analysis(signal)  # (..., K)
         matrices = wigner_D_matrices(
-            bandwidth, rotation.to(dtype=coeffs.dtype, device=coeffs.device), basis="real"
+            bandwidth, _nearest_rotation(rotation).to(coeffs.device), basis="real"
         )
+        matrices = [matrix.to(coeffs.dtype) for matrix in matrices]
         blocks, start = [], 0
         for degree, wigner in enumerate(matrices):
             size = 2 * degree + 1
