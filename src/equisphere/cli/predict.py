@@ -3,6 +3,7 @@
 Examples:
   equisphere predict runs/s2cnn-20250101-120000/checkpoints/last.ckpt sample.npy
   equisphere predict CHECKPOINT panorama.png --output panorama-labels.png
+  equisphere predict FISHEYE_CHECKPOINT frame.png --camera frame.json
 
 INPUT is a spherical sample (.npy or .pt, shape (2B, 2B) on the checkpoint's
 equiangular grid, values in [0, 1]) or an equirectangular image (width = 2 x
@@ -10,6 +11,13 @@ height), which is resampled onto the grid. A classifier prints its class
 probabilities; a segmenter writes the predicted labels drawn over the image
 (default INPUT-labels.png; an existing file is never overwritten) and prints
 the share of the sphere's area each class covers.
+
+With --camera CALIB, INPUT is a camera image and CHECKPOINT a model of
+'equisphere fisheye train': the labels are predicted through the calibration
+(on the sphere or on the raw image, as the model was trained) and written as
+INPUT-labels.png (class ids, 255 where the lens sees nothing) and
+INPUT-overlay.png (class colours over the image), beside INPUT or in the
+folder --output; existing files are never replaced.
 """
 
 from __future__ import annotations
@@ -24,7 +32,17 @@ from equisphere.cli.main import CommandError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", type=Path, help="a .ckpt file written by 'equisphere train'")
     parser.add_argument("input", type=Path, help="spherical sample (.npy, .pt) or panorama image")
-    parser.add_argument("--output", type=Path, help="label image to write (segmenters)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help="label image to write (segmenters); with --camera, the folder to write into",
+    )
+    parser.add_argument(
+        "--camera",
+        type=Path,
+        metavar="CALIB",
+        help="calibration of a fisheye INPUT image (WoodScape JSON, OpenCV, equisphere)",
+    )
     parser.add_argument("--top", type=int, default=3, help="classes to list (3)")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -38,6 +56,9 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.input.is_file():
         raise CommandError(f"input {str(args.input)!r} not found")
+    if args.camera is not None:
+        return _run_fisheye(args)
+    _refuse_fisheye_checkpoint(args.checkpoint)
     output = args.output or args.input.with_name(f"{args.input.stem}-labels.png")
     task = load_task(args.checkpoint, map_location=args.device)
     if task.task == "segmentation" and output.exists():
@@ -79,6 +100,47 @@ def run(args: argparse.Namespace) -> int:
         for name, share in result["area"].items():
             print(f"  {name:<16} {100 * share:6.2f}% of the sphere")
     return 0
+
+
+def _run_fisheye(args: argparse.Namespace) -> int:
+    """``--camera``: segment a camera image through its calibration."""
+    from equisphere.cli.predict_fisheye import predict_fisheye
+
+    if not args.camera.is_file():
+        raise CommandError(
+            f"calibration {str(args.camera)!r} not found; give the JSON or YAML file of the "
+            "camera that took the image"
+        )
+    result = predict_fisheye(args.checkpoint, args.input, args.camera, args.output, args.device)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"labels:  {result['labels']}")
+    print(f"overlay: {result['overlay']}")
+    print(
+        f"{result['model']} on the {result['domain']}; {100 * result['seen']:.1f}% of pixels seen"
+    )
+    for name, share in list(result["classes"].items())[: max(1, args.top)]:
+        print(f"  {name:<16} {100 * share:6.2f}% of the seen pixels")
+    return 0
+
+
+def _refuse_fisheye_checkpoint(path: Path) -> None:
+    """A fisheye segmenter needs the camera of its image: say so rather than fail later."""
+    import torch
+
+    if not path.is_file():
+        return  # load_task names the missing file
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # load_task reports an unreadable file
+        return
+    hparams = payload.get("hyper_parameters") if isinstance(payload, dict) else None
+    if isinstance(hparams, dict) and hparams.get("kind") == "fisheye-segmentation":
+        raise CommandError(
+            f"{str(path)!r} is a fisheye segmenter: give the image's calibration with "
+            "--camera CALIB (WoodScape JSON, OpenCV or equisphere calibration file)"
+        )
 
 
 def _areas(labels, names: list[str], bandwidth: int) -> dict[str, float]:

@@ -93,8 +93,8 @@ class FisheyeOptions:
     camera: str | None = None
     image_size: list[int] = field(default_factory=lambda: [160, 120])
     max_incidence_deg: float | None = None
-    objects: list[int] = field(default_factory=lambda: [3, 6])
-    object_size: list[float] = field(default_factory=lambda: [25.0, 40.0])
+    objects: list[int] = field(default_factory=lambda: [3, 5])
+    object_size: list[float] = field(default_factory=lambda: [30.0, 40.0])
     object_rotation: Literal["NR", "R"] = "NR"
     threshold: float = 0.25
     opacity: float = 0.9
