@@ -10,7 +10,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["check_bandwidth", "driscoll_healy_nodes", "driscoll_healy_weights", "gauss_legendre_nodes"]
+__all__ = [
+    "check_bandwidth",
+    "driscoll_healy_nodes",
+    "driscoll_healy_weights",
+    "gauss_legendre_nodes",
+]
 
 
 def check_bandwidth(bandwidth: int, name: str = "bandwidth") -> int:

@@ -69,7 +69,21 @@ def test_float32(dtype):
 
 
 def test_bad_input():
-    with pytest.raises(ValueError, match="proper rotation"):
+    # The message names what a rotation must satisfy and what arrived.
+    with pytest.raises(
+        ValueError,
+        match=r"expected proper rotation matrices \(R\^T R = I, det R = \+1\) within 1e-09, "
+        r"got max \|R\^T R - I\| = 3 and det R in \[8, 8\]",
+    ):
         rotate_coefficients(torch.zeros(9, dtype=F64), 2 * torch.eye(3, dtype=F64))
+    reflection = torch.diag(torch.tensor([1.0, 1.0, -1.0], dtype=F64))
+    with pytest.raises(ValueError, match=r"det R in \[-1, -1\]"):
+        rotate_coefficients(torch.zeros(9, dtype=F64), reflection)
+    with pytest.raises(ValueError, match="finite rotation matrices"):
+        rotate_coefficients(torch.zeros(9, dtype=F64), torch.full((3, 3), float("nan")))
+    nan_coeffs = torch.zeros(9, dtype=F64)
+    nan_coeffs[4] = float("nan")
+    with pytest.raises(ValueError, match="expected coeffs to be finite"):
+        rotate_coefficients(nan_coeffs, torch.eye(3, dtype=F64))
     with pytest.raises(ValueError, match=r"shape \(\.\.\., B\^2\).*got shape \(10,\)"):
         rotate_coefficients(torch.zeros(10, dtype=F64), torch.eye(3, dtype=F64))

@@ -23,11 +23,15 @@ def _random_coeffs(shape: tuple[int, ...], bandwidth: int, seed: int, dtype=F64)
 
 @pytest.mark.parametrize("grid_class", GRIDS, ids=lambda c: c.__name__)
 def test_round_trip_is_exact_at_bandwidth_64(grid_class):
+    # A random band-limited signal (every degree < 64 present): analysis recovers its
+    # coefficients and synthesis its grid values.
     grid = grid_class(64)
     coeffs = _random_coeffs((3,), 64, seed=0)
-    signal = InverseSphericalHarmonicTransform(grid)(coeffs)
-    recovered = SphericalHarmonicTransform(grid)(signal)
+    analysis, synthesis = SphericalHarmonicTransform(grid), InverseSphericalHarmonicTransform(grid)
+    signal = synthesis(coeffs)
+    recovered = analysis(signal)
     assert float((recovered - coeffs).abs().max()) < 1e-10
+    assert float((synthesis(recovered) - signal).abs().max()) < 1e-10
 
 
 @settings(max_examples=15, deadline=None)
@@ -134,6 +138,8 @@ def test_bad_input_says_expected_and_got():
         ValueError, match=r"expected coeffs of shape \(\.\.\., 64\).*got shape \(49,\)"
     ):
         InverseSphericalHarmonicTransform(grid)(torch.zeros(49))
+    with pytest.raises(ValueError, match="expected coeffs to be finite"):
+        InverseSphericalHarmonicTransform(grid)(torch.full((64,), float("inf")))
     with pytest.raises(ValueError, match="bandwidth <= the grid's bandwidth 8"):
         SphericalHarmonicTransform(grid, 9)
     with pytest.raises(TypeError, match="EquiangularGrid or GaussLegendreGrid"):

@@ -26,10 +26,14 @@ def test_coefficient_count_and_offsets():
 
 
 def test_round_trip_is_exact_at_bandwidth_16():
+    # A random band-limited signal on SO3Grid(16): analysis recovers its coefficients
+    # and synthesis its grid values.
     coeffs = _random_coeffs((2,), 16, seed=0)
     signal = InverseSO3FourierTransform(16)(coeffs)
     assert signal.shape == (2, 32, 32, 32)
-    assert float((SO3FourierTransform(16)(signal) - coeffs).abs().max()) < 1e-10
+    recovered = SO3FourierTransform(16)(signal)
+    assert float((recovered - coeffs).abs().max()) < 1e-10
+    assert float((InverseSO3FourierTransform(16)(recovered) - signal).abs().max()) < 1e-10
 
 
 @pytest.mark.parametrize(("grid_bandwidth", "bandwidth"), [(5, 5), (7, 4)])
@@ -115,6 +119,8 @@ def test_bad_input_says_expected_and_got():
         ValueError, match=r"expected coeffs of shape \(\.\.\., 84\).*got shape \(35,\)"
     ):
         InverseSO3FourierTransform(4)(torch.zeros(35))
+    with pytest.raises(ValueError, match="expected coeffs to be finite"):
+        InverseSO3FourierTransform(4)(torch.full((84,), float("nan")))
     with pytest.raises(ValueError, match="bandwidth <= grid_bandwidth = 4"):
         InverseSO3FourierTransform(4, 5)
 

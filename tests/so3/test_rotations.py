@@ -23,7 +23,9 @@ F64 = torch.float64
 
 def test_rotation_z_turns_x_into_y():
     R = rotation_z(torch.tensor(math.pi / 2, dtype=F64))
-    torch.testing.assert_close(R @ torch.tensor([1.0, 0, 0], dtype=F64), torch.tensor([0.0, 1, 0], dtype=F64))
+    torch.testing.assert_close(
+        R @ torch.tensor([1.0, 0, 0], dtype=F64), torch.tensor([0.0, 1, 0], dtype=F64)
+    )
 
 
 def test_random_rotations_are_rotations_and_seeded():
@@ -44,13 +46,19 @@ def test_random_rotations_are_uniform():
 
 def test_euler_round_trip():
     R = random_rotation_matrices(500, seed=1, dtype=F64)
-    torch.testing.assert_close(matrix_from_euler_zyz(*euler_zyz_from_matrix(R)), R, atol=1e-12, rtol=0)
+    torch.testing.assert_close(
+        matrix_from_euler_zyz(*euler_zyz_from_matrix(R)), R, atol=1e-12, rtol=0
+    )
 
 
 @pytest.mark.parametrize("beta", [0.0, math.pi])
 def test_euler_gimbal_lock(beta):
-    R = matrix_from_euler_zyz(torch.tensor(0.7, dtype=F64), torch.tensor(beta, dtype=F64), torch.tensor(0.4, dtype=F64))
-    torch.testing.assert_close(matrix_from_euler_zyz(*euler_zyz_from_matrix(R)), R, atol=1e-12, rtol=0)
+    R = matrix_from_euler_zyz(
+        torch.tensor(0.7, dtype=F64), torch.tensor(beta, dtype=F64), torch.tensor(0.4, dtype=F64)
+    )
+    torch.testing.assert_close(
+        matrix_from_euler_zyz(*euler_zyz_from_matrix(R)), R, atol=1e-12, rtol=0
+    )
 
 
 def test_euler_matches_product_of_axis_rotations():
@@ -72,7 +80,9 @@ def test_quaternion_round_trip_and_sign():
 def test_quaternion_closed_form():
     # 90 degrees about z: q = (cos 45, 0, 0, sin 45).
     q = torch.tensor([math.cos(math.pi / 4), 0, 0, math.sin(math.pi / 4)], dtype=F64)
-    torch.testing.assert_close(matrix_from_quaternion(q), rotation_z(torch.tensor(math.pi / 2, dtype=F64)))
+    torch.testing.assert_close(
+        matrix_from_quaternion(q), rotation_z(torch.tensor(math.pi / 2, dtype=F64))
+    )
 
 
 @settings(max_examples=50, deadline=None)
@@ -81,7 +91,9 @@ def test_axis_angle_round_trip(vector):
     v = torch.tensor(vector, dtype=F64)
     if float(v.norm()) >= math.pi - 1e-6:
         return
-    torch.testing.assert_close(axis_angle_from_matrix(matrix_from_axis_angle(v)), v, atol=1e-9, rtol=0)
+    torch.testing.assert_close(
+        axis_angle_from_matrix(matrix_from_axis_angle(v)), v, atol=1e-9, rtol=0
+    )
 
 
 def test_axis_angle_identity_and_gradient():
@@ -89,7 +101,9 @@ def test_axis_angle_identity_and_gradient():
     R = matrix_from_axis_angle(v)
     torch.testing.assert_close(R, torch.eye(3, dtype=F64))
     # d(R x)/dv at 0 is -[x]_x: finite everywhere, including at the identity.
-    assert torch.autograd.gradcheck(lambda w: matrix_from_axis_angle(w), (torch.randn(3, dtype=F64, requires_grad=True),))
+    assert torch.autograd.gradcheck(
+        lambda w: matrix_from_axis_angle(w), (torch.randn(3, dtype=F64, requires_grad=True),)
+    )
     R.sum().backward()
     assert torch.isfinite(v.grad).all()
 

@@ -12,13 +12,17 @@ from equisphere.sphere import EquiangularGrid, GaussLegendreGrid, HealpixGrid, m
 
 def test_equiangular_angles_follow_convention():
     grid = EquiangularGrid(4)
-    torch.testing.assert_close(grid.theta, torch.pi * (2 * torch.arange(8, dtype=torch.float64) + 1) / 16)
+    torch.testing.assert_close(
+        grid.theta, torch.pi * (2 * torch.arange(8, dtype=torch.float64) + 1) / 16
+    )
     torch.testing.assert_close(grid.phi, 2 * torch.pi * torch.arange(8, dtype=torch.float64) / 8)
     assert grid.shape == (8, 8)
     torch.testing.assert_close(grid.vectors().norm(dim=-1), torch.ones(8, 8, dtype=torch.float64))
 
 
-@pytest.mark.parametrize("grid", [EquiangularGrid(7), GaussLegendreGrid(7), HealpixGrid(4), SO3Grid(5)], ids=repr)
+@pytest.mark.parametrize(
+    "grid", [EquiangularGrid(7), GaussLegendreGrid(7), HealpixGrid(4), SO3Grid(5)], ids=repr
+)
 def test_areas_sum_to_measure(grid):
     total = 8 * math.pi**2 if isinstance(grid, SO3Grid) else 4 * math.pi
     assert float(grid.weights.sum()) == pytest.approx(total, rel=1e-13)
@@ -35,6 +39,36 @@ def test_quadrature_integrates_band_limited_products_exactly(grid_class):
     Y = np.stack([h.ravel() for h in harmonics])  # (B^2, points)
     gram = (Y * w.ravel()) @ Y.conj().T
     np.testing.assert_allclose(gram, np.eye(bandwidth**2), atol=1e-13)
+
+
+def _monomial_integral(a: int, b: int, c: int) -> float:
+    """Closed form of the integral of ``x^a y^b z^c`` over the unit sphere."""
+    if a % 2 or b % 2 or c % 2:
+        return 0.0
+    halves = [math.gamma((k + 1) / 2) for k in (a, b, c)]
+    return 2 * math.prod(halves) / math.gamma((a + b + c + 3) / 2)
+
+
+@pytest.mark.parametrize("grid_class", [EquiangularGrid, GaussLegendreGrid])
+@pytest.mark.parametrize("bandwidth", [3, 6])
+def test_quadrature_integrates_polynomials_below_degree_2B_exactly(grid_class, bandwidth):
+    # Every monomial x^a y^b z^c of total degree < 2B, against the closed form; longitude
+    # frequencies stay below the 2B samples per ring and the colatitude rule is exact
+    # for polynomials in cos(theta) of degree < 2B.
+    grid = grid_class(bandwidth)
+    x, y, z = grid.vectors().unbind(-1)
+    worst = 0.0
+    for a in range(2 * bandwidth):
+        for b in range(2 * bandwidth - a):
+            for c in range(2 * bandwidth - a - b):
+                integral = float((grid.weights * x**a * y**b * z**c).sum())
+                worst = max(worst, abs(integral - _monomial_integral(a, b, c)))
+    assert worst < 1e-13
+    # Degree 2B is beyond the rule: z^(2B) is no longer integrated exactly.
+    error = float((grid.weights * z ** (2 * bandwidth)).sum()) - _monomial_integral(
+        0, 0, 2 * bandwidth
+    )
+    assert abs(error) > 1e-6
 
 
 def test_driscoll_healy_weights_integrate_polynomials_in_cos():
@@ -63,7 +97,9 @@ def test_so3_grid_matrices_map_pole_to_beta_alpha():
 
 def test_grid_signal_checks():
     grid = EquiangularGrid(4)
-    with pytest.raises(ValueError, match=r"expected signal of shape \(\.\.\., 8, 8\).*got shape \(2, 8, 7\)"):
+    with pytest.raises(
+        ValueError, match=r"expected signal of shape \(\.\.\., 8, 8\).*got shape \(2, 8, 7\)"
+    ):
         grid.check_signal(torch.zeros(2, 8, 7))
     with pytest.raises(ValueError, match="finite"):
         grid.check_signal(torch.full((8, 8), float("inf")))

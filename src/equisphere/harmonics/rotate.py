@@ -21,13 +21,22 @@ def rotate_coefficients(coeffs: torch.Tensor, rotation: torch.Tensor) -> torch.T
         Real spherical harmonic coefficients of ``f`` (flat index ``l^2 + l + m``).
     rotation : torch.Tensor, shape (3, 3) or (..., 3, 3)
         Proper rotation matrices, broadcast against the leading dimensions of
-        ``coeffs``; ``ValueError`` if not a rotation.
+        ``coeffs``.
 
     Returns
     -------
     torch.Tensor, shape broadcast(...) + (B^2,), dtype of ``coeffs``
         ``c'_l = D^l(R) c_l`` with the real Wigner-D; exact (to rounding) for the
         band-limited signal, unlike resampling on a grid.
+
+    Raises
+    ------
+    ValueError
+        If ``coeffs`` is not ``(..., B^2)`` or not finite, or ``rotation`` is not a
+        batch of proper rotation matrices (the message gives ``max |R^T R - I|`` and
+        the range of ``det R``).
+    TypeError
+        If either is not a tensor, or ``coeffs`` is not float32 or float64.
 
     Conventions: rotations act on points; real Wigner-D and coefficient layout of
     docs/conventions.md.
@@ -52,6 +61,8 @@ def rotate_coefficients(coeffs: torch.Tensor, rotation: torch.Tensor) -> torch.T
             f"expected coeffs of shape (..., B^2) for some bandwidth B >= 1, "
             f"got shape {tuple(coeffs.shape)}"
         )
+    if not torch.isfinite(coeffs).all():
+        raise ValueError("expected coeffs to be finite, got NaN or infinite values")
 
     check_rotation_matrix(rotation)  # with the tolerance of its own dtype
 

@@ -11,13 +11,21 @@ to about ``l * 1e-16``. Then
 
 ``d^l_{m'm}(beta) = Re(i^(m'-m)) (W C W^T)_{m'm} + Im(i^(m'-m)) (W S W^T)_{m'm}``
 
-with ``C = diag(cos k beta)``, ``S = diag(sin k beta)``: two real matrix products,
-no factorials, no recursion in ``l``. The error stays below ``1e-13`` for every
-degree below 128 (the tests compare with the ``spherical`` package at 1e-10),
-and the cost is ``2 (2l + 1)^3`` per angle. The eigenvectors are cached per
-degree (float64, CPU). The real basis uses the same construction, with the rows
-of ``W`` mapped through the complex-to-real change of basis, each of which is a
-real vector times a power of ``i``.
+with ``C = diag(cos k beta)``, ``S = diag(sin k beta)``: real matrix products,
+no factorials and no recursion over ``l`` or ``m``, so no rounding error is
+carried from one degree or order to the next. Since ``C`` only couples orders of
+equal parity, ``S`` orders of opposite parity, and the eigenvector of ``-k`` is
+that of ``k`` with the signs of odd orders flipped, the sum folds onto
+``k >= 0``: three products of about ``(l + 1)^3`` multiply-adds per angle
+instead of ``2 (2l + 1)^3``. The largest error against the ``spherical``
+package (which uses a different, recursive method) is 3e-14 in the complex and
+6e-14 in the real basis over all degrees below 128 at random rotations (the
+tests assert 1e-10). The eigenvectors are cached per degree (float64, CPU).
+
+The real basis: ``conj(Q) d Q^T`` with ``Y_real = Q Y_complex``, in ``O(l^2)``
+since each row of ``Q`` has two entries, at orders ``m`` and ``-m``; the
+rotations about z then mix each pair of orders ``m, -m`` by ``cos`` and ``sin``
+of ``m alpha`` (rows) and ``m gamma`` (columns).
 
 Conventions (docs/conventions.md)
 ---------------------------------
@@ -154,7 +162,7 @@ def _small_d(degree: int, beta: torch.Tensor) -> torch.Tensor:
     orders of equal parity through ``cos(k beta)`` and of opposite parity through
     ``sin(k beta)``; and ``U W_k`` (``U = diag((-1)^m)``) is the eigenvector of
     ``-k``, so the sum folds onto ``k >= 0`` with weight 2. Three products of
-    about ``(l + 1)^3 / 4`` each instead of two of ``(2l + 1)^3``.
+    about ``(l + 1)^3`` multiply-adds each instead of two of ``(2l + 1)^3``.
     """
     even, odd, sign_ee, sign_oo, sign_eo, fold, k, order = (
         t.to(device=beta.device, dtype=beta.dtype if t.is_floating_point() else None)
