@@ -142,6 +142,19 @@ def test_train_on_woodscape_folders_keeps_their_class_map(workspace):
         assert task.class_names == list(WoodScapeDataset(workspace[0] / "train").class_names)
 
 
+def test_resume_continues_a_run_with_its_own_config(workspace, capsys):
+    root, _, checkpoints = workspace
+    argv = ["fisheye", "train", "--resume", checkpoints["image"], "--name", "resumed"]
+    status, out, _ = run_cli(capsys, *argv, "--no-progress", "trainer.max_epochs=2")
+    assert status == 0 and "run folder" in out
+    (resumed,) = (root / "runs").glob("resumed-*")
+    checkpoint = torch.load(resumed / "checkpoints" / "last.ckpt", weights_only=True)
+    assert checkpoint["epoch"] == 1  # epoch 0 in the first run, 1 in this one
+    assert checkpoint["hyper_parameters"]["domain"] == "image"
+    status, _, err = run_cli(capsys, "fisheye", "train")
+    assert status == 2 and "expected --config FILE" in err
+
+
 def test_evaluate_json_is_the_library_evaluation(workspace, capsys):
     _, _, checkpoints = workspace
     status, out, _ = run_cli(capsys, "fisheye", "evaluate", checkpoints["sphere"], "--json")

@@ -3,6 +3,7 @@
 Examples:
   equisphere fisheye generate data/fisheye-train --panoramas ../shared/data/panoramas --size 800
   equisphere fisheye train --config configs/fisheye-sphere.yaml trainer.max_epochs=5
+  equisphere fisheye train --resume RUN/checkpoints/last.ckpt trainer.max_epochs=20
   equisphere fisheye evaluate runs/fisheye-sphere-20250101-120000/checkpoints/last.ckpt
   equisphere fisheye equivariance CHECKPOINT --data data/fisheye-test --panoramas DIR
 
@@ -46,7 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     generate.add_argument("--overwrite", action="store_true", help="replace another set there")
 
     train = commands.add_parser("train", help="train from a config (configs/fisheye-*.yaml)")
-    train.add_argument("--config", type=Path, required=True)
+    train.add_argument("--config", type=Path, help="a YAML config (or give --resume)")
+    train.add_argument(
+        "--resume", type=Path, metavar="CHECKPOINT", help="continue a run (its config by default)"
+    )
     train.add_argument("--name", help="run name (trainer.name)")
     train.add_argument("--runs-dir", type=Path, help="folder of run folders")
     train.add_argument("--seed", type=int, help="trainer.seed")
@@ -109,8 +113,8 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from equisphere.training.config import load_config
-    from equisphere.training.fisheye_run import train_fisheye
+    from equisphere.training.config import config_from_dict, load_config
+    from equisphere.training.fisheye_run import load_fisheye_task, train_fisheye
 
     overrides = list(args.overrides)
     for flag, key in (("name", "name"), ("runs_dir", "runs_dir"), ("seed", "seed")):
@@ -118,8 +122,14 @@ def _train(args: argparse.Namespace) -> int:
             overrides.append(f"trainer.{key}={getattr(args, flag)}")
     if args.no_progress:
         overrides.append("trainer.progress_bar=false")
-    config = load_config(args.config, overrides)
-    result = train_fisheye(config)
+    if args.config is not None:
+        config = load_config(args.config, overrides)
+    elif args.resume is not None:
+        # The run's own config (load_fisheye_task names a missing or foreign checkpoint).
+        config = config_from_dict(load_fisheye_task(args.resume).hparams["config"], overrides)
+    else:
+        raise CommandError("expected --config FILE (configs/fisheye-*.yaml) or --resume CHECKPOINT")
+    result = train_fisheye(config, resume=args.resume)
     if result.trainer.global_rank != 0:
         return 0
     print(f"run folder:      {result.run_dir}")
