@@ -93,6 +93,14 @@ def test_so3_grid_matrices_map_pole_to_beta_alpha():
     pole = R[..., :, 2]  # R e_z
     theta = torch.atan2(pole[..., :2].norm(dim=-1), pole[..., 2])
     torch.testing.assert_close(theta, grid.beta[:, None, None].expand(grid.shape))
+    # ... and to longitude alpha; axes (beta, alpha, gamma) with the documented values.
+    alpha, beta, gamma = grid.angles()
+    step = 2 * math.pi * torch.arange(6, dtype=torch.float64) / 6
+    torch.testing.assert_close(beta[:, 0, 0], math.pi * (2 * torch.arange(6.0).double() + 1) / 12)
+    torch.testing.assert_close(alpha[0, :, 0], step)
+    torch.testing.assert_close(gamma[0, 0, :], step)
+    phi = torch.atan2(pole[..., 1], pole[..., 0]) % (2 * math.pi)
+    torch.testing.assert_close(phi, alpha, atol=1e-12, rtol=0)
 
 
 def test_grid_signal_checks():
