@@ -67,15 +67,27 @@ def train_fisheye(
         save_config(config, run_dir / "config.yaml")
     data, trainer_config = config.data, config.trainer
     validates = data.val_size != 0 and (data.val_size is not None or data.val_fraction > 0)
-    checkpoint = ModelCheckpoint(
+    # The latest state gets a checkpoint of its own, rewritten every epoch: Lightning 2.6
+    # refreshes save_last only when a new best is saved, which would leave it behind.
+    latest = ModelCheckpoint(
         dirpath=run_dir / "checkpoints",
-        filename="best-epoch{epoch:03d}" if validates else "epoch{epoch:03d}",
-        auto_insert_metric_name=False,
-        monitor="val/miou_image" if validates else None,
-        mode="max",
-        save_top_k=trainer_config.save_top_k,
-        save_last=True,
+        filename="last",
+        monitor=None,
+        save_top_k=1,
+        enable_version_counter=False,
     )
+    checkpoints = [latest]
+    if validates:
+        checkpoints.append(
+            ModelCheckpoint(
+                dirpath=run_dir / "checkpoints",
+                filename="best-epoch{epoch:03d}",
+                auto_insert_metric_name=False,
+                monitor="val/miou_image",
+                mode="max",
+                save_top_k=trainer_config.save_top_k,
+            )
+        )
     trainer = L.Trainer(
         default_root_dir=run_dir,
         max_epochs=trainer_config.max_epochs,
@@ -88,7 +100,7 @@ def train_fisheye(
             CSVLogger(save_dir=run_dir, name="logs", version=""),
             TensorBoardLogger(save_dir=run_dir, name="tensorboard", version=""),
         ],
-        callbacks=[checkpoint, *(callbacks or [])],
+        callbacks=[*checkpoints, *(callbacks or [])],
         enable_progress_bar=trainer_config.progress_bar,
         enable_model_summary=trainer_config.progress_bar,
         log_every_n_steps=trainer_config.log_every_n_steps,
@@ -104,8 +116,8 @@ def train_fisheye(
     finally:
         os.environ.pop(RUN_DIR_VARIABLE, None)
     logger.debug("fisheye run %s trained in %.1f s", run_dir, time.perf_counter() - start)
-    best = checkpoint.best_model_path or checkpoint.last_model_path
-    last = checkpoint.last_model_path
+    last = latest.best_model_path  # the only (so "best") checkpoint of the latest callback
+    best = checkpoints[-1].best_model_path or last
     return TrainResult(
         run_dir=run_dir,
         best_checkpoint=Path(best) if best else None,
