@@ -32,3 +32,18 @@ def tiny_config():
         return config_from_dict(raw)
 
     return make
+
+
+@pytest.fixture
+def tiny_s2cnn():
+    """Registers "test-s2cnn-tiny": an S2CNN classifier at bandwidth 4 -> 3 -> 2 (a second)."""
+    from equisphere.models import register_model
+    from equisphere.models.registry import unregister_model
+    from equisphere.models.s2cnn import S2CNNClassifier
+
+    def factory(in_channels: int = 1, n_classes: int = 4) -> S2CNNClassifier:
+        return S2CNNClassifier(in_channels, n_classes, bandwidths=(4, 3, 2), channels=(4, 8))
+
+    register_model("test-s2cnn-tiny")(factory)
+    yield "test-s2cnn-tiny"
+    unregister_model("test-s2cnn-tiny")

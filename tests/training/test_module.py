@@ -5,18 +5,29 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from tiny_spheres import synthetic_classification, synthetic_segmentation
+from tiny_spheres import (
+    TINY_EQUIVARIANT,
+    synthetic_classification,
+    synthetic_segmentation,
+    synthetic_shapes,
+)
 
 from equisphere.sphere import EquiangularGrid
 from equisphere.training.module import SphericalTask
 
 
 @pytest.mark.parametrize("task", ["classification", "segmentation"])
-def test_training_steps_reduce_the_loss_on_a_fixed_batch(tiny_config, tmp_path, task):
+@pytest.mark.parametrize("kind", ["planar", "equivariant"])
+def test_training_steps_reduce_the_loss_on_a_fixed_batch(
+    tiny_config, tiny_s2cnn, tmp_path, task, kind
+):
     torch.manual_seed(0)
     make = synthetic_classification if task == "classification" else synthetic_segmentation
+    if kind == "equivariant" and task == "classification":
+        make = synthetic_shapes  # an invariant classifier cannot tell caps apart by position
     signal, target = make(16, 4, 4, seed=0)
-    module = SphericalTask(tiny_config(tmp_path, task), n_classes=4)
+    model = {} if kind == "planar" else {"model": TINY_EQUIVARIANT[task]}
+    module = SphericalTask(tiny_config(tmp_path, task, **model), n_classes=4)
     module.log = lambda *args, **kwargs: None  # no trainer attached
     optimizer = module.configure_optimizers()
     losses = []

@@ -7,7 +7,7 @@ import time
 
 import pytest
 import torch
-from tiny_spheres import TinyDataModule
+from tiny_spheres import TINY_EQUIVARIANT, TinyDataModule
 
 from equisphere.models import register_model
 from equisphere.models.registry import unregister_model
@@ -55,6 +55,27 @@ def test_a_run_writes_config_checkpoints_and_logs_and_round_trips(tiny_config, t
     assert reloaded.config == config
     # last.ckpt holds the final epoch even when an earlier epoch validated better.
     assert torch.load(result.last_checkpoint, weights_only=True)["epoch"] == 2
+
+
+@pytest.mark.parametrize("task", ["classification", "segmentation"])
+def test_equivariant_models_round_trip_through_their_checkpoints(
+    tiny_config, tiny_s2cnn, tmp_path, task
+):
+    # Their harmonic bases are non-persistent buffers, rebuilt on loading: the logits must
+    # still come back bit for bit.
+    config = tiny_config(tmp_path, task, model=TINY_EQUIVARIANT[task], trainer={"max_epochs": 1})
+    data = TinyDataModule(task=task)
+    result = train(config, datamodule=data)
+
+    signal = data.val_set.tensors[0]
+    reloaded = load_task(result.last_checkpoint)
+    with torch.no_grad():
+        expected = result.task.eval()(signal)
+        assert torch.equal(reloaded(signal), expected)
+    checkpoint = torch.load(result.last_checkpoint, weights_only=True)
+    parameters = sum(p.numel() for p in result.task.parameters())
+    stored = sum(t.numel() for t in checkpoint["state_dict"].values())
+    assert stored < 2 * parameters  # weights and batch-norm statistics, no bases
 
 
 def test_last_checkpoint_is_the_final_epoch_even_without_improvement(tiny_config, tmp_path):

@@ -23,6 +23,21 @@ def synthetic_classification(count: int, bandwidth: int, n_classes: int, seed: i
     return signals.contiguous(), labels
 
 
+def synthetic_shapes(count: int, bandwidth: int, n_classes: int, seed: int):
+    """Class ``k`` is a cap of width shrinking with ``k`` at a random place: rotation invariant.
+
+    The caps of :func:`synthetic_classification` differ only in where they are, which a
+    rotation-invariant classifier cannot tell apart; these differ in shape.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    points = EquiangularGrid(bandwidth).vectors().to(torch.float32)  # (2B, 2B, 3)
+    centres = torch.nn.functional.normalize(torch.randn(count, 3, generator=generator), dim=-1)
+    labels = torch.arange(count) % n_classes
+    powers = 4.0 ** labels.to(torch.float32)  # 1, 4, 16, ...: narrower caps
+    caps = (points @ centres.T).permute(2, 0, 1).clamp(min=0)  # (count, 2B, 2B)
+    return (caps ** powers[:, None, None])[:, None].contiguous(), labels
+
+
 def synthetic_segmentation(count: int, bandwidth: int, n_classes: int, seed: int):
     """The label of each grid point is the class whose cap is brightest there (0 if all dim)."""
     signals, _ = synthetic_classification(count, bandwidth, n_classes - 1, seed)
@@ -50,3 +65,13 @@ class TinyDataModule(L.LightningDataModule):
 
     def test_dataloader(self):
         return DataLoader(self.val_set, batch_size=self.batch_size)
+
+
+# Model sections of small equivariant models on the bandwidth-4 grid, by task.
+TINY_EQUIVARIANT = {
+    "classification": {"name": "test-s2cnn-tiny", "options": {}},
+    "segmentation": {
+        "name": "s2-segmenter",
+        "options": {"bandwidths": [3, 2], "channels": [4, 8], "head_channels": 4},
+    },
+}
