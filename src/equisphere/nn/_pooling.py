@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -21,7 +23,7 @@ from equisphere.harmonics import (
     SphericalHarmonicTransform,
 )
 from equisphere.nn._checks import check_grid, check_positive_int, check_signal
-from equisphere.nn._spectral import so3_count
+from equisphere.nn._spectral import blockwise, so3_count
 from equisphere.so3.grid import SO3Grid
 from equisphere.sphere.grids import SphereGrid
 
@@ -71,6 +73,7 @@ class BandLimit(nn.Module):
             self.analysis = SO3FourierTransform(grid.bandwidth, bandwidth=analysed)
             self.synthesis = InverseSO3FourierTransform(bandwidth)
             self._padding = so3_count(bandwidth) - so3_count(analysed)
+            self._analysed_size = so3_count(analysed)
         else:
             if output_grid is None:
                 if not hasattr(grid, "bandwidth"):
@@ -83,15 +86,17 @@ class BandLimit(nn.Module):
                 self.output_grid, bandwidth=bandwidth
             )
             self._padding = bandwidth**2 - analysed**2
+            self._analysed_size = analysed**2
+        self._output_size = math.prod(self.output_grid.shape)
 
     def forward(self, signal: torch.Tensor) -> torch.Tensor:
         """Low-pass ``(N, C, *grid.shape)`` onto ``(N, C, *output_grid.shape)``."""
         check_signal(signal, self.grid, None, "BandLimit")
 
-        coeffs = self.analysis(signal)
+        coeffs = blockwise(self.analysis, signal, len(self.grid.shape), self._analysed_size)
         if self._padding:
             coeffs = F.pad(coeffs, (0, self._padding))
-        return self.synthesis(coeffs)
+        return blockwise(self.synthesis, coeffs, 1, self._output_size)
 
     def extra_repr(self) -> str:
         return f"{self.grid!r} -> {self.output_grid!r}"

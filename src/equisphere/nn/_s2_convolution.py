@@ -30,7 +30,12 @@ from equisphere.harmonics import InverseSO3FourierTransform, SphericalHarmonicTr
 from equisphere.nn._checks import check_grid, check_positive_int, check_signal
 from equisphere.nn._filters import FilterKind, check_filter_kind, sphere_kernel_basis
 from equisphere.nn._kernel_grids import s2_near_identity_grid
-from equisphere.nn._spectral import s2_to_so3_product, so3_index_tables
+from equisphere.nn._spectral import (
+    add_constant,
+    blockwise,
+    s2_to_so3_product,
+    so3_index_tables,
+)
 from equisphere.so3.grid import SO3Grid
 from equisphere.sphere.grids import EquiangularGrid, SphereGrid
 
@@ -109,6 +114,7 @@ class S2Convolution(nn.Module):
         self.analysis = SphericalHarmonicTransform(self.grid, bandwidth=analysed)
         self.synthesis = InverseSO3FourierTransform(bandwidth_out)
         self._padding = bandwidth_out**2 - analysed**2
+        self._output_size = math.prod(self.output_grid.shape)
         _, row, column = so3_index_tables(bandwidth_out)
         self.register_buffer("_row", row, persistent=False)
         self.register_buffer("_column", column, persistent=False)
@@ -139,15 +145,14 @@ class S2Convolution(nn.Module):
         """Convolve ``(N, C_in, *grid.shape)`` into ``(N, C_out, 2B_out, 2B_out, 2B_out)``."""
         check_signal(signal, self.grid, self.in_channels, "S2Convolution")
 
-        coeffs = self.analysis(signal)  # (N, I, analysed^2)
+        coeffs = blockwise(self.analysis, signal, 2, self.analysis.bandwidth**2)  # (N, I, J_in)
         if self._padding:
             coeffs = F.pad(coeffs, (0, self._padding))
         filters = self.filter_coefficients().to(coeffs.dtype)
         output_coeffs = s2_to_so3_product(coeffs, filters, self._row, self._column)  # (N, O, K)
-        output = self.synthesis(output_coeffs)  # (N, O, 2B, 2B, 2B)
         if self.bias is not None:
-            output = output + self.bias.to(output.dtype)[:, None, None, None]
-        return output
+            output_coeffs = add_constant(output_coeffs, self.bias, 1.0)  # D^0 = 1
+        return blockwise(self.synthesis, output_coeffs, 1, self._output_size)  # (N, O, 2B, 2B, 2B)
 
     def extra_repr(self) -> str:
         return (

@@ -30,7 +30,13 @@ from equisphere.harmonics import InverseSO3FourierTransform, SO3FourierTransform
 from equisphere.nn._checks import check_positive_int, check_signal
 from equisphere.nn._filters import FilterKind, check_filter_kind, so3_kernel_basis
 from equisphere.nn._kernel_grids import so3_near_identity_grid
-from equisphere.nn._spectral import so3_count, so3_index_tables, so3_to_so3_product
+from equisphere.nn._spectral import (
+    add_constant,
+    blockwise,
+    so3_count,
+    so3_index_tables,
+    so3_to_so3_product,
+)
 from equisphere.so3.grid import SO3Grid
 
 __all__ = ["SO3Convolution"]
@@ -102,6 +108,8 @@ class SO3Convolution(nn.Module):
         self.analysis = SO3FourierTransform(bandwidth_in, bandwidth=analysed)
         self.synthesis = InverseSO3FourierTransform(bandwidth_out)
         self._padding = so3_count(bandwidth_out) - so3_count(analysed)
+        self._analysed_size = so3_count(analysed)
+        self._output_size = math.prod(self.output_grid.shape)
 
         if self.filter == "local":
             kernel_grid = so3_near_identity_grid() if kernel_grid is None else kernel_grid
@@ -132,15 +140,14 @@ class SO3Convolution(nn.Module):
         """Convolve ``(N, C_in, 2B_in, 2B_in, 2B_in)`` into ``(N, C_out, *output_grid.shape)``."""
         check_signal(signal, self.grid, self.in_channels, "SO3Convolution")
 
-        coeffs = self.analysis(signal)  # (N, I, K_analysed)
+        coeffs = blockwise(self.analysis, signal, 3, self._analysed_size)  # (N, I, K_in)
         if self._padding:
             coeffs = F.pad(coeffs, (0, self._padding))
         filters = self.filter_matrices().to(coeffs.dtype)
         output_coeffs = so3_to_so3_product(coeffs, filters, self.bandwidth_out)  # (N, O, K)
-        output = self.synthesis(output_coeffs)  # (N, O, 2B, 2B, 2B)
         if self.bias is not None:
-            output = output + self.bias.to(output.dtype)[:, None, None, None]
-        return output
+            output_coeffs = add_constant(output_coeffs, self.bias, 1.0)  # D^0 = 1
+        return blockwise(self.synthesis, output_coeffs, 1, self._output_size)  # (N, O, 2B, 2B, 2B)
 
     def extra_repr(self) -> str:
         return (

@@ -29,7 +29,13 @@ from equisphere.harmonics import InverseSphericalHarmonicTransform, SO3FourierTr
 from equisphere.nn._checks import check_grid, check_positive_int, check_signal
 from equisphere.nn._filters import FilterKind, check_filter_kind, sphere_kernel_basis
 from equisphere.nn._kernel_grids import s2_near_identity_grid
-from equisphere.nn._spectral import degree_of_sh_index, so3_count, so3_to_s2_product
+from equisphere.nn._spectral import (
+    add_constant,
+    blockwise,
+    degree_of_sh_index,
+    so3_count,
+    so3_to_s2_product,
+)
 from equisphere.so3.grid import SO3Grid
 from equisphere.sphere.grids import EquiangularGrid, SphereGrid
 
@@ -103,6 +109,8 @@ class SO3ToS2(nn.Module):
             self.output_grid, bandwidth=bandwidth_out
         )
         self._padding = so3_count(bandwidth_out) - so3_count(analysed)
+        self._analysed_size = so3_count(analysed)
+        self._output_size = math.prod(self.output_grid.shape)
         degree = degree_of_sh_index(bandwidth_out).double()
         self.register_buffer("_scale", 4 * math.pi / (2 * degree + 1), persistent=False)
 
@@ -132,15 +140,14 @@ class SO3ToS2(nn.Module):
         """Map ``(N, C_in, 2B_in, 2B_in, 2B_in)`` to ``(N, C_out, *output_grid.shape)``."""
         check_signal(signal, self.grid, self.in_channels, "SO3ToS2")
 
-        coeffs = self.analysis(signal)  # (N, I, K_analysed)
+        coeffs = blockwise(self.analysis, signal, 3, self._analysed_size)  # (N, I, K_in)
         if self._padding:
             coeffs = F.pad(coeffs, (0, self._padding))
         filters = self.filter_coefficients().to(coeffs.dtype) * self._scale.to(coeffs.dtype)
         output_coeffs = so3_to_s2_product(coeffs, filters, self.bandwidth_out)  # (N, O, J)
-        output = self.synthesis(output_coeffs)  # (N, O, n_theta, n_phi)
         if self.bias is not None:
-            output = output + self.bias.to(output.dtype).reshape(-1, *([1] * (output.ndim - 2)))
-        return output
+            output_coeffs = add_constant(output_coeffs, self.bias, math.sqrt(4 * math.pi))
+        return blockwise(self.synthesis, output_coeffs, 1, self._output_size)  # (N, O, *grid)
 
     def extra_repr(self) -> str:
         return (

@@ -11,9 +11,15 @@ coefficients, ``J`` spherical coefficients.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 import torch
+import torch.nn.functional as F
 
 __all__ = [
+    "add_constant",
+    "blockwise",
     "degree_of_sh_index",
     "so3_block_offset",
     "so3_count",
@@ -146,3 +152,141 @@ def so3_to_s2_product(
         product = (signal @ kernel).reshape(batch, size, out_channels)  # (N, m, O)
         blocks.append(product.transpose(1, 2))
     return torch.cat(blocks, dim=-1)
+
+
+def add_constant(coeffs: torch.Tensor, constant: torch.Tensor, degree_zero: float) -> torch.Tensor:
+    """Coefficients of the signal plus ``constant[o]`` on every grid point, channel ``o``.
+
+    A constant is degree 0 only: it adds ``constant / degree_zero`` to the first
+    coefficient, where ``degree_zero`` is the value of the degree-0 basis function
+    (1 for ``D^0`` on SO(3), ``1 / sqrt(4 pi)`` for ``Y_00``; pass its inverse,
+    ``sqrt(4 pi)``, as the factor). Cheaper than adding on the grid.
+
+    Parameters
+    ----------
+    coeffs : torch.Tensor, shape (N, O, K)
+    constant : torch.Tensor, shape (O,)
+    degree_zero : float
+        Multiplier from the constant to its degree-0 coefficient.
+    """
+    shift = constant.to(coeffs.dtype)[:, None] * degree_zero  # (O, 1)
+    return coeffs + F.pad(shift, (0, coeffs.shape[-1] - 1))  # broadcast over N
+
+
+def _map_blocks(
+    transform: Callable[[torch.Tensor], torch.Tensor], flat: torch.Tensor, rows: int
+) -> torch.Tensor:
+    """``transform(flat)`` computed on ``rows`` leading entries at a time, without autograd."""
+    with torch.no_grad():
+        blocks = flat.split(rows)
+        first = transform(blocks[0])
+        output = first.new_empty((flat.shape[0],) + first.shape[1:])
+        output[: first.shape[0]] = first
+        for index, block in enumerate(blocks[1:], start=1):
+            output[index * rows : index * rows + block.shape[0]] = transform(block)
+    return output
+
+
+class _Adjoint:
+    """The adjoint (transpose) of a linear ``transform`` on rows of shape ``in_trailing``.
+
+    ``adjoint(y) = J^T y`` with ``J`` the transform's matrix: the vector-Jacobian
+    product, which does not depend on the point it is taken at, so it is taken
+    at zero. The graph of ``transform(zeros)`` is built once per block shape and
+    kept for the later blocks (one block's temporaries) until :meth:`clear`.
+    """
+
+    def __init__(
+        self, transform: Callable[[torch.Tensor], torch.Tensor], in_trailing: tuple[int, ...]
+    ) -> None:
+        self.transform, self.in_trailing = transform, in_trailing
+        self._graphs: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def __call__(self, grad_output: torch.Tensor) -> torch.Tensor:
+        key = (grad_output.shape[0], grad_output.dtype, grad_output.device)
+        with torch.enable_grad():
+            if key not in self._graphs:
+                probe = grad_output.new_zeros((grad_output.shape[0],) + self.in_trailing)
+                probe.requires_grad_(True)
+                self._graphs[key] = (probe, self.transform(probe))
+            probe, output = self._graphs[key]
+            (grad_input,) = torch.autograd.grad(
+                output,
+                probe,
+                grad_output,
+                retain_graph=True,
+                allow_unused=True,
+                materialize_grads=True,
+            )
+        return grad_input
+
+    def clear(self) -> None:
+        """Drop the kept graphs (they are rebuilt if needed again)."""
+        self._graphs.clear()
+
+
+class _BlockwiseLinear(torch.autograd.Function):
+    """A linear map applied block by block, with nothing saved for backward.
+
+    The map being linear, its backward is its adjoint, applied block by block
+    through this same function (with the roles of map and adjoint swapped), so
+    second derivatives are right too.
+    """
+
+    @staticmethod
+    def forward(ctx, flat, transform, adjoint, rows):  # noqa: ANN001, ANN205 (autograd signature)
+        ctx.transform, ctx.adjoint, ctx.rows = transform, adjoint, rows
+        return _map_blocks(transform, flat, rows)
+
+    @staticmethod
+    def backward(ctx, grad_output):  # noqa: ANN001, ANN205
+        grad_input = _BlockwiseLinear.apply(grad_output, ctx.adjoint, ctx.transform, ctx.rows)
+        if isinstance(ctx.adjoint, _Adjoint):
+            ctx.adjoint.clear()  # free this layer's block graph before the next layer's backward
+        return grad_input, None, None, None
+
+
+def blockwise(
+    transform: Callable[[torch.Tensor], torch.Tensor],
+    tensor: torch.Tensor,
+    trailing: int,
+    out_row_elements: int,
+    block_elements: int = 1 << 20,
+) -> torch.Tensor:
+    """``transform(tensor)`` for a linear ``transform``, on blocks of the leading entries.
+
+    The harmonic transforms build several temporary tensors as large as their
+    input or output; on blocks of about ``block_elements`` numbers (4 MiB in
+    float32) those stay small and cache-resident, and the result is the same.
+    Nothing is saved for backward: the map being linear, its gradient is its
+    adjoint, applied block by block in the same way (and differentiable again,
+    so second derivatives are right). Neither pass holds more than one block's
+    temporaries; docs/equivariance.md has the measured effect on the S2CNN.
+
+    Parameters
+    ----------
+    transform : callable
+        A linear map from ``(M, *tensor.shape[-trailing:])`` to ``(M, *out_trailing)``
+        (a harmonic transform); the backward pass relies on the linearity.
+    tensor : torch.Tensor, shape (..., *trailing dims)
+    trailing : int
+        Number of trailing dimensions the transform consumes.
+    out_row_elements : int
+        Number of elements of ``out_trailing``.
+    block_elements : int
+        Target size of one block's input or output, whichever is larger.
+
+    Returns
+    -------
+    torch.Tensor, shape (..., *out_trailing)
+    """
+    leading = tensor.shape[: tensor.ndim - trailing]
+    flat = tensor.reshape((-1,) + tuple(tensor.shape[tensor.ndim - trailing :]))
+    in_row_elements = math.prod(flat.shape[1:])
+    rows = max(1, block_elements // max(in_row_elements, out_row_elements, 1))
+    if flat.shape[0] <= rows:
+        result = transform(flat)  # one block: plain autograd
+    else:
+        adjoint = _Adjoint(transform, tuple(flat.shape[1:]))
+        result = _BlockwiseLinear.apply(flat, transform, adjoint, rows)
+    return result.reshape(leading + result.shape[1:])

@@ -29,7 +29,7 @@ from equisphere.harmonics import InverseSphericalHarmonicTransform, SphericalHar
 from equisphere.nn._checks import check_grid, check_positive_int, check_signal
 from equisphere.nn._filters import FilterKind, check_filter_kind, zonal_kernel_basis
 from equisphere.nn._kernel_grids import ring_grid
-from equisphere.nn._spectral import degree_of_sh_index
+from equisphere.nn._spectral import add_constant, blockwise, degree_of_sh_index
 from equisphere.sphere.grids import EquiangularGrid, SphereGrid
 
 __all__ = ["ZonalS2Convolution"]
@@ -106,6 +106,7 @@ class ZonalS2Convolution(nn.Module):
             self.output_grid, bandwidth=bandwidth_out
         )
         self._padding = bandwidth_out**2 - analysed**2
+        self._output_size = math.prod(self.output_grid.shape)
         self.register_buffer("_degree", degree_of_sh_index(bandwidth_out), persistent=False)
         degree = torch.arange(bandwidth_out, dtype=torch.float64)
 
@@ -137,14 +138,14 @@ class ZonalS2Convolution(nn.Module):
         """Filter ``(N, C_in, *grid.shape)`` into ``(N, C_out, *output_grid.shape)``."""
         check_signal(signal, self.grid, self.in_channels, "ZonalS2Convolution")
 
-        coeffs = self.analysis(signal)  # (N, I, analysed^2)
+        coeffs = blockwise(self.analysis, signal, 2, self.analysis.bandwidth**2)  # (N, I, J_in)
         if self._padding:
             coeffs = F.pad(coeffs, (0, self._padding))
         gains = self.degree_gains().to(coeffs.dtype)[..., self._degree]  # (I, O, J)
-        output = self.synthesis(torch.einsum("nij,ioj->noj", coeffs, gains))
+        output_coeffs = torch.einsum("nij,ioj->noj", coeffs, gains)
         if self.bias is not None:
-            output = output + self.bias.to(output.dtype).reshape(-1, *([1] * (output.ndim - 2)))
-        return output
+            output_coeffs = add_constant(output_coeffs, self.bias, math.sqrt(4 * math.pi))
+        return blockwise(self.synthesis, output_coeffs, 1, self._output_size)  # (N, O, *grid)
 
     def extra_repr(self) -> str:
         return (
