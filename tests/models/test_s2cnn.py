@@ -128,3 +128,20 @@ def test_bad_input_names_the_expected_grid():
         model(torch.zeros(2, 3, 60, 60))
     with pytest.raises(ValueError, match="one more bandwidth than channel counts"):
         S2CNNClassifier(bandwidths=(30, 10), channels=(20, 40))
+
+
+def test_single_bandwidth_network_is_exactly_invariant_to_z_turns_by_grid_steps():
+    # With one bandwidth B everywhere, every z-turn by a multiple of 2 pi / 2B permutes every
+    # grid, so the whole network (ReLUs included) is invariant to rounding in float32.
+    torch.manual_seed(3)
+    model = S2CNNClassifier(1, 10, bandwidths=(6, 6, 6), channels=(8, 16))
+    rotations = grid_symmetry_rotations([6])[:12]  # Rz(2 pi k / 12), float64 to find the points
+    report = check_equivariance(
+        model,
+        torch.rand(4, 1, 12, 12),
+        rotations,
+        SphereRotation(EquiangularGrid(6), method="grid"),
+        invariant,
+    )
+    assert report.relative_errors.shape == (12,)
+    assert report.relative_error < 1e-5, str(report)

@@ -144,3 +144,61 @@ def test_parameter_table_lists_layers_and_total():
     assert lines[3].split() == ["total", "508"]
     with pytest.raises(TypeError, match="torch.nn.Module"):
         parameter_table("model")
+
+
+@pytest.mark.parametrize("name", ["relu", "gelu", "tanh"])
+def test_activation_gradcheck(name):
+    # Values kept away from 0, where the ReLU has no derivative.
+    signal = torch.randn(2, 3, 4, 4, 4, dtype=torch.float64)
+    signal = (signal + 0.1 * signal.sign()).requires_grad_(True)
+    activation = GridActivation(name)
+    assert torch.autograd.gradcheck(activation, (signal,), fast_mode=True)
+    assert torch.autograd.gradgradcheck(activation, (signal,), fast_mode=True)
+
+
+def test_relu_keeps_a_mask_and_matches_torch():
+    signal = torch.randn(3, 5, dtype=torch.float64, requires_grad=True)
+    ours = GridActivation("relu")(signal)
+    assert ours.grad_fn is not None and "ReLU" in type(ours.grad_fn).__name__
+    torch.testing.assert_close(ours, torch.relu(signal), rtol=0, atol=0)
+    (grad,) = torch.autograd.grad(ours.sum(), signal)
+    torch.testing.assert_close(grad, (signal > 0).double(), rtol=0, atol=0)
+
+
+def test_global_pool_and_band_limit_gradcheck():
+    for grid in (SO3Grid(2), EquiangularGrid(3)):
+        signal = torch.randn(2, 3, *grid.shape, dtype=torch.float64, requires_grad=True)
+        assert torch.autograd.gradcheck(GlobalPool(grid).double(), (signal,), fast_mode=True)
+    signal = torch.randn(2, 2, 6, 6, 6, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(BandLimit(SO3Grid(3), 2).double(), (signal,), fast_mode=True)
+
+
+@pytest.mark.parametrize(
+    ("layer", "shape", "message"),
+    [
+        (
+            lambda: EquivariantBatchNorm(3, SO3Grid(4)),
+            (2, 3, 6, 6, 6),
+            r"EquivariantBatchNorm expected input on SO3Grid\(bandwidth=4\).*\(2, 3, 6, 6, 6\)"
+            r".*bandwidth 3",
+        ),
+        (
+            lambda: EquivariantBatchNorm(3, SO3Grid(4)),
+            (2, 4, 8, 8, 8),
+            r"expected input with 3 channels.*got 4 channels",
+        ),
+        (
+            lambda: BandLimit(EquiangularGrid(6), 3),
+            (2, 1, 10, 10),
+            r"BandLimit expected input on EquiangularGrid\(bandwidth=6\).*got shape \(2, 1, 10, 10\)",
+        ),
+        (
+            lambda: BandLimit(SO3Grid(5), 3),
+            (10, 10, 10),
+            r"BandLimit expected input of rank 5.*got rank 3",
+        ),
+    ],
+)
+def test_bad_input_names_expected_and_actual_shapes(layer, shape, message):
+    with pytest.raises(ValueError, match=message):
+        layer()(torch.zeros(shape))
