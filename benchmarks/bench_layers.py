@@ -17,7 +17,13 @@ precomputed tables and the input, autograd graph included. The workers run
 with ``MALLOC_MMAP_THRESHOLD_=131072`` so that freed blocks go back to the
 system and resident memory follows the live tensors.
 
-Run: ``python benchmarks/bench_layers.py [--batch 32] [--repeats 5] [--threads 2]``.
+With ``--equivariance`` it prints instead the measured equivariance errors
+quoted in docs/equivariance.md: each linear layer against random rotations of
+band-limited inputs (float64), and the whole classifier against the rotations
+that permute its grids (float32) and against uniformly random rotations.
+
+Run: ``python benchmarks/bench_layers.py [--batch 32] [--repeats 5] [--threads 2]
+[--equivariance]``.
 """
 
 from __future__ import annotations
@@ -180,13 +186,140 @@ def run_subprocess(name: str, backward: bool, kind: str, args: argparse.Namespac
     return json.loads(output.strip().splitlines()[-1])
 
 
+def equivariance_figures(rotation_count: int = 20) -> None:
+    """Print the equivariance errors of every layer and of the Cohen et al. classifier."""
+    from equisphere.harmonics import InverseSphericalHarmonicTransform, SphericalHarmonicTransform
+    from equisphere.models.s2cnn import S2CNNClassifier
+    from equisphere.nn import (
+        BandLimit,
+        EquivariantBatchNorm,
+        GlobalPool,
+        S2Convolution,
+        SO3Convolution,
+        SO3ToS2,
+        ZonalS2Convolution,
+    )
+    from equisphere.so3 import SO3Grid, random_rotation_matrices
+    from equisphere.sphere import EquiangularGrid
+    from equisphere.testing import (
+        SO3Rotation,
+        SphereRotation,
+        check_equivariance,
+        grid_symmetry_rotations,
+        invariant,
+    )
+
+    f64 = torch.float64
+    torch.manual_seed(0)
+    rotations = random_rotation_matrices(rotation_count, seed=1, dtype=f64)
+
+    def sphere(bandwidth: int, channels: int) -> torch.Tensor:
+        grid = EquiangularGrid(bandwidth)
+        return InverseSphericalHarmonicTransform(grid)(
+            torch.randn(4, channels, bandwidth**2, dtype=f64)
+        )
+
+    def so3(bandwidth: int, channels: int) -> torch.Tensor:
+        from equisphere.harmonics import InverseSO3FourierTransform
+
+        count = bandwidth * (4 * bandwidth**2 - 1) // 3
+        return InverseSO3FourierTransform(bandwidth)(torch.randn(4, channels, count, dtype=f64))
+
+    on_sphere = lambda b: SphereRotation(EquiangularGrid(b))  # noqa: E731
+    layers = [
+        (
+            "S2Convolution 1->20, B 30->10",
+            S2Convolution(1, 20, 30, 10),
+            sphere(30, 1),
+            on_sphere(30),
+            SO3Rotation(10),
+        ),
+        (
+            "SO3Convolution 20->40, B 10->6",
+            SO3Convolution(20, 40, 10, 6),
+            so3(10, 20),
+            SO3Rotation(10),
+            SO3Rotation(6),
+        ),
+        ("SO3ToS2 8->4, B 6->10", SO3ToS2(8, 4, 6, 10), so3(6, 8), SO3Rotation(6), on_sphere(10)),
+        (
+            "ZonalS2Convolution 4->8, B 16->8",
+            ZonalS2Convolution(4, 8, 16, 8),
+            sphere(16, 4),
+            on_sphere(16),
+            on_sphere(8),
+        ),
+        (
+            "EquivariantBatchNorm (SO(3), B 6)",
+            EquivariantBatchNorm(8, SO3Grid(6)),
+            so3(6, 8),
+            SO3Rotation(6),
+            SO3Rotation(6),
+        ),
+        (
+            "BandLimit SO(3) B 10->6",
+            BandLimit(SO3Grid(10), 6),
+            so3(10, 4),
+            SO3Rotation(10),
+            SO3Rotation(6),
+        ),
+        ("GlobalPool SO(3) B 6", GlobalPool(SO3Grid(6)), so3(6, 4), SO3Rotation(6), invariant),
+    ]
+    print(f"Linear layers, float64, {rotation_count} random rotations, band-limited inputs:")
+    for name, layer, inputs, action_in, action_out in layers:
+        report = check_equivariance(layer.double(), inputs, rotations, action_in, action_out)
+        print(
+            f"  {name:<36} relative max {report.relative_error:.1e}, "
+            f"mean {report.mean_relative_error:.1e}"
+        )
+
+    model = S2CNNClassifier()  # Cohen et al.: 30 -> 10 -> 6, 20 and 40 channels
+    with torch.no_grad():
+        model.head.bias.zero_()  # a constant offset would flatter the relative change
+    grid = EquiangularGrid(30)
+    generator = torch.Generator().manual_seed(2)
+    centres = torch.nn.functional.normalize(
+        torch.randn(16, 6, 3, generator=generator, dtype=f64), dim=-1
+    )
+    cosine = torch.einsum("nkc,hwc->nkhw", centres, grid.vectors())
+    bumps = torch.exp((cosine - 1) / (2 * 0.15**2)).sum(1, keepdim=True)  # (16, 1, 60, 60)
+    spheres = InverseSphericalHarmonicTransform(grid)(SphericalHarmonicTransform(grid)(bumps))
+
+    symmetric = grid_symmetry_rotations([30, 10, 6])
+    report = check_equivariance(
+        model, spheres.float(), symmetric, SphereRotation(grid, method="grid"), invariant
+    )
+    print(f"S2CNN 30->10->6 (58,550 parameters, untrained), 16 band-limited bump spheres:")
+    print(
+        f"  {len(symmetric)} grid-permuting rotations, float32: relative logit change "
+        f"max {report.relative_error:.1e}, mean {report.mean_relative_error:.1e}"
+    )
+    for dtype in (torch.float32, torch.float64):
+        model = model.to(dtype)
+        report = check_equivariance(
+            model, spheres.to(dtype), rotations, SphereRotation(grid), invariant
+        )
+        per_sample = report.sample_relative_errors
+        print(
+            f"  {rotation_count} random rotations, {str(dtype)[6:]}: relative logit change "
+            f"(batch) max {report.relative_error:.2%}, mean {report.mean_relative_error:.2%}; "
+            f"per sample max {float(per_sample.max()):.2%}, "
+            f"mean {float(per_sample.mean()):.2%}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--equivariance", action="store_true", help="print equivariance errors")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.equivariance:
+        torch.set_num_threads(args.threads)
+        equivariance_figures()
+        return
     if args.worker:
         job = json.loads(args.worker)
         result = measure(
@@ -199,6 +332,9 @@ def main() -> None:
         f"S2CNN 30 -> 10 -> 6, batch {args.batch}, CPU, {args.threads} threads; time: median "
         f"of {args.repeats}, peak memory: smallest of {args.repeats}"
     )
+    from equisphere.nn import parameter_table
+
+    print(parameter_table(build_equisphere()))
     results = {
         (name, backward, kind): run_subprocess(name, backward, kind, args)
         for name in BUILDERS
