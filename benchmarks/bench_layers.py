@@ -289,7 +289,7 @@ def equivariance_figures(rotation_count: int = 20) -> None:
     report = check_equivariance(
         model, spheres.float(), symmetric, SphereRotation(grid, method="grid"), invariant
     )
-    print(f"S2CNN 30->10->6 (58,550 parameters, untrained), 16 band-limited bump spheres:")
+    print("S2CNN 30->10->6 (58,550 parameters, untrained), 16 band-limited bump spheres:")
     print(
         f"  {len(symmetric)} grid-permuting rotations, float32: relative logit change "
         f"max {report.relative_error:.1e}, mean {report.mean_relative_error:.1e}"

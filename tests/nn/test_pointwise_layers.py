@@ -190,7 +190,8 @@ def test_global_pool_and_band_limit_gradcheck():
         (
             lambda: BandLimit(EquiangularGrid(6), 3),
             (2, 1, 10, 10),
-            r"BandLimit expected input on EquiangularGrid\(bandwidth=6\).*got shape \(2, 1, 10, 10\)",
+            r"BandLimit expected input on EquiangularGrid\(bandwidth=6\)"
+            r".*got shape \(2, 1, 10, 10\)",
         ),
         (
             lambda: BandLimit(SO3Grid(5), 3),

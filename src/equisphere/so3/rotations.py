@@ -53,7 +53,9 @@ def check_rotation_matrix(matrix: torch.Tensor, atol: float | None = None) -> to
         ``matrix`` itself, so the check can be chained.
     """
     if not isinstance(matrix, torch.Tensor):
-        raise TypeError(f"expected a torch.Tensor of rotation matrices, got {type(matrix).__name__}")
+        raise TypeError(
+            f"expected a torch.Tensor of rotation matrices, got {type(matrix).__name__}"
+        )
     if matrix.ndim < 2 or matrix.shape[-2:] != (3, 3):
         raise ValueError(
             f"expected rotation matrices of shape (..., 3, 3), got shape {tuple(matrix.shape)}"
@@ -121,8 +123,10 @@ def matrix_from_euler_zyz(
     [0.0, 1.0, 0.0]
     """
     alpha, beta, gamma = torch.broadcast_tensors(
-        *(torch.as_tensor(a, dtype=torch.get_default_dtype()) if not torch.is_tensor(a) else a
-          for a in (alpha, beta, gamma))
+        *(
+            torch.as_tensor(a, dtype=torch.get_default_dtype()) if not torch.is_tensor(a) else a
+            for a in (alpha, beta, gamma)
+        )
     )
     return rotation_z(alpha) @ rotation_y(beta) @ rotation_z(gamma)
 
@@ -212,14 +216,42 @@ def quaternion_from_matrix(matrix: torch.Tensor) -> torch.Tensor:
     # Four candidates, each proportional to the quaternion; rows: 4w*q, 4x*q, 4y*q, 4z*q.
     candidates = torch.stack(
         [
-            torch.stack([1 + trace, m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0],
-                         m[..., 1, 0] - m[..., 0, 1]], -1),
-            torch.stack([m[..., 2, 1] - m[..., 1, 2], 1 + 2 * m[..., 0, 0] - trace,
-                         m[..., 0, 1] + m[..., 1, 0], m[..., 0, 2] + m[..., 2, 0]], -1),
-            torch.stack([m[..., 0, 2] - m[..., 2, 0], m[..., 0, 1] + m[..., 1, 0],
-                         1 + 2 * m[..., 1, 1] - trace, m[..., 1, 2] + m[..., 2, 1]], -1),
-            torch.stack([m[..., 1, 0] - m[..., 0, 1], m[..., 0, 2] + m[..., 2, 0],
-                         m[..., 1, 2] + m[..., 2, 1], 1 + 2 * m[..., 2, 2] - trace], -1),
+            torch.stack(
+                [
+                    1 + trace,
+                    m[..., 2, 1] - m[..., 1, 2],
+                    m[..., 0, 2] - m[..., 2, 0],
+                    m[..., 1, 0] - m[..., 0, 1],
+                ],
+                -1,
+            ),
+            torch.stack(
+                [
+                    m[..., 2, 1] - m[..., 1, 2],
+                    1 + 2 * m[..., 0, 0] - trace,
+                    m[..., 0, 1] + m[..., 1, 0],
+                    m[..., 0, 2] + m[..., 2, 0],
+                ],
+                -1,
+            ),
+            torch.stack(
+                [
+                    m[..., 0, 2] - m[..., 2, 0],
+                    m[..., 0, 1] + m[..., 1, 0],
+                    1 + 2 * m[..., 1, 1] - trace,
+                    m[..., 1, 2] + m[..., 2, 1],
+                ],
+                -1,
+            ),
+            torch.stack(
+                [
+                    m[..., 1, 0] - m[..., 0, 1],
+                    m[..., 0, 2] + m[..., 2, 0],
+                    m[..., 1, 2] + m[..., 2, 1],
+                    1 + 2 * m[..., 2, 2] - trace,
+                ],
+                -1,
+            ),
         ],
         dim=-2,
     )  # (..., 4, 4)
@@ -270,7 +302,9 @@ def axis_angle_from_matrix(matrix: torch.Tensor) -> torch.Tensor:
     angle = 2 * torch.atan2(sin_half, w)
     # angle / sin(angle / 2) -> 2 / w near the identity; avoid 0 / 0 there.
     small = sin_half < 1e-12
-    factor = torch.where(small, 2 / w, angle / torch.where(small, torch.ones_like(sin_half), sin_half))
+    factor = torch.where(
+        small, 2 / w, angle / torch.where(small, torch.ones_like(sin_half), sin_half)
+    )
     return xyz * factor
 
 

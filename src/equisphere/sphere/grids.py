@@ -35,7 +35,7 @@ def unit_vectors(colatitude: torch.Tensor, longitude: torch.Tensor) -> torch.Ten
 
 
 def angles_from_vectors(vectors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Colatitude in ``[0, pi]`` and longitude in ``(-pi, pi]`` of (not necessarily unit) vectors."""
+    """Colatitude in ``[0, pi]`` and longitude in ``(-pi, pi]`` of vectors (any length)."""
     x, y, z = vectors.unbind(-1)
     return torch.atan2(torch.hypot(x, y), z), torch.atan2(y, x)
 
@@ -163,7 +163,12 @@ class HealpixGrid(SphereGrid):
     def __init__(self, nside: int, order: Literal["ring", "nested"] = "ring") -> None:
         import healpy  # imported here: only HEALPix users pay for it
 
-        if isinstance(nside, bool) or not isinstance(nside, int) or nside < 1 or nside & (nside - 1):
+        if (
+            isinstance(nside, bool)
+            or not isinstance(nside, int)
+            or nside < 1
+            or nside & (nside - 1)
+        ):
             raise ValueError(f"expected nside to be a power of two (1, 2, 4, ...), got {nside!r}")
         if order not in ("ring", "nested"):
             raise ValueError(f"expected order 'ring' or 'nested', got {order!r}")
@@ -187,4 +192,6 @@ def make_grid(kind: Literal["equiangular", "gauss-legendre", "healpix"], size: i
         return GaussLegendreGrid(size)
     if kind == "healpix":
         return HealpixGrid(size)
-    raise ValueError(f"expected grid kind 'equiangular', 'gauss-legendre' or 'healpix', got {kind!r}")
+    raise ValueError(
+        f"expected grid kind 'equiangular', 'gauss-legendre' or 'healpix', got {kind!r}"
+    )
