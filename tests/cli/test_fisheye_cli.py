@@ -294,6 +294,20 @@ def test_image_of_another_size_than_its_calibration_is_refused(workspace, capsys
     assert tree(tmp_path) == before
 
 
+def test_output_that_is_not_a_folder_is_refused(workspace, capsys, tmp_path):
+    """--output with --camera names a folder: an image name or an existing file is refused."""
+    root, _, checkpoints = workspace
+    image, calibration = _sample(root)
+    (tmp_path / "notes.txt").write_text("mine")
+    before = tree(tmp_path)
+    argv = ["predict", checkpoints["sphere"], image, "--camera", calibration, "--output"]
+    status, _, err = run_cli(capsys, *argv, tmp_path / "frame-labels.png")
+    assert status == 2 and "--output is the folder" in err and "frame-labels.png" in err
+    status, _, err = run_cli(capsys, *argv, tmp_path / "notes.txt")
+    assert status == 2 and "expected a folder" in err and "notes.txt" in err
+    assert tree(tmp_path) == before and (tmp_path / "notes.txt").read_text() == "mine"
+
+
 def test_other_checkpoint_with_camera_is_refused(workspace, capsys, tmp_path):
     root, _, _ = workspace
     image, calibration = _sample(root)

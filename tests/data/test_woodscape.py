@@ -172,3 +172,37 @@ def test_missing_folders_are_explained(tmp_path):
         WoodScapeDataset(tmp_path / "nothing")
     with pytest.raises(FileNotFoundError, match="rgb_images"):
         WoodScapeDataset(tmp_path)
+
+
+def test_colour_label_image_is_refused_before_reading(tmp_path):
+    """WoodScape's rgbLabels/ (colours) in place of gtLabels/ (ids): refused by name and mode."""
+    _small_set(tmp_path)
+    colours = np.zeros((24, 32, 3), np.uint8)
+    colours[..., 0] = 1  # grey of (1, 0, 0) would read as id 0: a silent mistake
+    Image.fromarray(colours).save(tmp_path / "semantic_annotations" / "gtLabels" / "00001_FV.png")
+    with pytest.raises(WoodScapeLayoutError, match=r"'00001_FV.png' has RGB pixels.*mode L, P"):
+        WoodScapeDataset(tmp_path)
+
+
+def test_palette_label_image_gives_its_indices_not_its_colours(tmp_path):
+    _small_set(tmp_path, n_classes=3)
+    ids = np.random.default_rng(1).integers(0, 3, (24, 32), dtype=np.uint8)
+    palette = Image.fromarray(ids, mode="P")
+    palette.putpalette([200, 200, 200, 10, 10, 10, 90, 0, 255])  # greys unrelated to the ids
+    palette.save(tmp_path / "semantic_annotations" / "gtLabels" / "00000_FV.png")
+    _, labels, _ = WoodScapeDataset(tmp_path)[0]
+    assert torch.equal(labels, torch.from_numpy(ids.astype(np.int64)))
+
+
+def test_sixteen_bit_label_ids_are_read_and_checked(tmp_path):
+    _small_set(tmp_path, n_classes=3)
+    ids = np.full((24, 32), 2, np.uint16)
+    ids[:4, :4] = IGNORE_INDEX
+    path = tmp_path / "semantic_annotations" / "gtLabels" / "00000_FV.png"
+    Image.fromarray(ids).save(path)
+    labels = WoodScapeDataset(tmp_path, image_size=(16, 12))[0][1]
+    assert labels.shape == (12, 16) and set(labels.unique().tolist()) == {2, IGNORE_INDEX}
+    ids[3, 4] = 300  # beyond 8 bits: reported as it is, not wrapped to 44
+    Image.fromarray(ids).save(path)
+    with pytest.raises(WoodScapeLayoutError, match=r"unknown class id 300"):
+        WoodScapeDataset(tmp_path, preload=True)

@@ -28,6 +28,8 @@ from pathlib import Path
 
 from equisphere.cli.main import CommandError
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", type=Path, help="a .ckpt file written by 'equisphere train'")
@@ -110,6 +112,11 @@ def _run_fisheye(args: argparse.Namespace) -> int:
         raise CommandError(
             f"calibration {str(args.camera)!r} not found; give the JSON or YAML file of the "
             "camera that took the image"
+        )
+    if args.output is not None and args.output.suffix.lower() in IMAGE_SUFFIXES:
+        raise CommandError(
+            f"with --camera, --output is the folder for INPUT-labels.png and "
+            f"INPUT-overlay.png; got the file name {str(args.output)!r}"
         )
     result = predict_fisheye(args.checkpoint, args.input, args.camera, args.output, args.device)
     if args.json:

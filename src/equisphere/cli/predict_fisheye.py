@@ -75,8 +75,8 @@ def predict_fisheye(
     FileExistsError
         If an output file exists.
     ValueError
-        An image whose size differs from its calibration, or a checkpoint that
-        is not a fisheye segmenter.
+        An image whose size differs from its calibration, a checkpoint that is
+        not a fisheye segmenter, or an ``output_dir`` that is a file.
     """
     from equisphere.cameras import load_calibration
     from equisphere.training.fisheye_run import load_fisheye_task
@@ -86,6 +86,11 @@ def predict_fisheye(
     lens = load_calibration(camera).camera
     lens.check_image(pixels, f"image {image_path.name!r}")
     output_dir = Path(output_dir) if output_dir is not None else image_path.parent
+    if output_dir.exists() and not output_dir.is_dir():
+        raise ValueError(
+            f"expected a folder to write the label image and the overlay into, got the file "
+            f"{str(output_dir)!r}"
+        )
     labels_path = output_dir / f"{image_path.stem}-labels.png"
     overlay_path = output_dir / f"{image_path.stem}-overlay.png"
     for path in (labels_path, overlay_path):

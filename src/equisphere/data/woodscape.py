@@ -4,7 +4,7 @@ The layout is that of the WoodScape fisheye data set (valeoai/WoodScape)::
 
     root/
       rgb_images/<name>.png                      colour images
-      semantic_annotations/gtLabels/<name>.png   one class id per pixel (8-bit grey)
+      semantic_annotations/gtLabels/<name>.png   one class id per pixel (grey or palette)
       calibration/<name>.json                    the image's calibration
       classes.json                               the class map
 
@@ -21,6 +21,10 @@ circle, or unlabelled) are left out of every loss and metric. WoodScape's own
 labels are the ten classes void, road, lanemarks, curb, person, rider,
 vehicles, bicycle, motorcycle, traffic_sign (ids 0 to 9, as in its OmniDet
 code); write them as its ``classes.json``, or pass ``class_names``.
+
+A label image holds one class id per pixel: 8-bit or 16-bit grey, or a palette
+image (its indices are the ids, its colours are ignored). Colour images (such as
+WoodScape's ``rgbLabels/``) are refused rather than turned into grey values.
 
 Conventions: images ``(3, H, W)`` floats in [0, 1]; pixel centres and resizing
 (``u -> (u + 0.5) s - 0.5``) as in docs/conventions.md.
@@ -217,23 +221,47 @@ def woodscape_calibration(
     return {"name": name, "intrinsic": intrinsic, "extrinsic": extrinsic}
 
 
-def _read_png(path: Path, mode: str, size: tuple[int, int] | None) -> np.ndarray:
+def _read_image(path: Path, size: tuple[int, int] | None) -> np.ndarray:
     from PIL import Image
 
     with Image.open(path) as image:
-        image = image.convert(mode)
+        image = image.convert("RGB")
         if size is not None and image.size != size:
             # Pillow maps pixel centres (u + 0.5) s - 0.5, as the cameras do.
-            method = Image.Resampling.NEAREST if mode == "L" else Image.Resampling.BILINEAR
-            image = image.resize(size, method)
+            image = image.resize(size, Image.Resampling.BILINEAR)
         return np.asarray(image)
 
 
-def _png_size(path: Path) -> tuple[int, int]:
+LABEL_MODES = ("L", "P", "I", "I;16")
+"""Pillow modes of label images: one class id per pixel (8-bit grey, palette indices, integers)."""
+
+
+def _read_labels(path: Path, size: tuple[int, int] | None) -> np.ndarray:
+    """Class ids of a label image, as stored (a palette image gives its indices, not colours)."""
     from PIL import Image
 
     with Image.open(path) as image:
-        return image.size
+        _check_label_mode(path, image.mode)
+        if size is not None and image.size != size:
+            image = image.resize(size, Image.Resampling.NEAREST)
+        return np.asarray(image)
+
+
+def _check_label_mode(path: Path, mode: str) -> None:
+    if mode not in LABEL_MODES:
+        raise WoodScapeLayoutError(
+            f"label image {path.name!r} has {mode} pixels: expected one class id per pixel "
+            f"(Pillow mode {', '.join(LABEL_MODES)}); WoodScape's gtLabels/ holds these, "
+            "its rgbLabels/ holds colours"
+        )
+
+
+def _png_header(path: Path) -> tuple[tuple[int, int], str]:
+    """``(width, height)`` and the Pillow mode of an image, without reading its pixels."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return image.size, image.mode
 
 
 class WoodScapeDataset(Dataset):
@@ -274,8 +302,8 @@ class WoodScapeDataset(Dataset):
     Raises
     ------
     WoodScapeLayoutError
-        Missing files, image and label images of different sizes, images whose
-        size differs from their calibration, unknown class ids.
+        Missing files, image and label images of different sizes, colour label
+        images, images whose size differs from their calibration, unknown class ids.
     """
 
     def __init__(
@@ -321,10 +349,12 @@ class WoodScapeDataset(Dataset):
     def _read(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         sample, camera = self.samples[index], self.camera(index)
         size = (camera.width, camera.height)
-        image = _read_png(sample.image, "RGB", self.image_size)
-        labels = _read_png(sample.labels, "L", self.image_size)
+        image = _read_image(sample.image, self.image_size)
+        labels = _read_labels(sample.labels, self.image_size)
         classes = np.unique(labels)
-        unknown = classes[(classes >= self.n_classes) & (classes != self.ignore_index)]
+        unknown = classes[
+            ((classes < 0) | (classes >= self.n_classes)) & (classes != self.ignore_index)
+        ]
         if unknown.size:
             raise WoodScapeLayoutError(
                 f"{sample.labels}: unknown class id {int(unknown[0])}; the class map has "
@@ -375,8 +405,9 @@ def _read_camera(
 
     mounted = load_calibration(sample.calibration)
     camera = mounted.camera
-    image_size_on_disk = _png_size(sample.image)
-    label_size = _png_size(sample.labels)
+    image_size_on_disk, _ = _png_header(sample.image)
+    label_size, label_mode = _png_header(sample.labels)
+    _check_label_mode(sample.labels, label_mode)
     if label_size != image_size_on_disk:
         raise WoodScapeLayoutError(
             f"label image {sample.labels.name!r} is {label_size[0]} x {label_size[1]} pixels but "
