@@ -80,8 +80,9 @@ def test_exactly_invariant_to_rotations_that_permute_every_grid(batch_norm):
 
 
 def test_random_rotations_change_the_logits_by_well_under_one_percent():
-    # Measured figure (docs/equivariance.md): about 0.2 % relative change of the logits for
-    # band-limited inputs rotated exactly; the ReLUs' aliasing is the only source.
+    # Measured figure (docs/equivariance.md): about 0.3 % relative change of the logits for
+    # band-limited inputs rotated exactly (0.37 % at most over 20 rotations of 16 spheres);
+    # the ReLUs' aliasing is the only source.
     torch.manual_seed(1)
     model = build_model("s2cnn-cohen2018").double()
     with torch.no_grad():
@@ -95,6 +96,8 @@ def test_random_rotations_change_the_logits_by_well_under_one_percent():
         invariant,
     )
     assert report.relative_error < 0.01, str(report)
+    # Each sphere on its own as well (0.70 % at most here), not only the norm over the batch.
+    assert float(report.sample_relative_errors.max()) < 0.01, report.sample_relative_errors
     assert report.relative_error > 1e-6  # not exact: the ReLUs alias
 
 

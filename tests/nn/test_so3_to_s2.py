@@ -13,7 +13,6 @@ from equisphere.harmonics import real_spherical_harmonics
 from equisphere.nn import SO3ToS2, s2_near_identity_grid
 from equisphere.so3 import (
     SO3Grid,
-    euler_zyz_from_matrix,
     matrix_from_euler_zyz,
     random_rotation_matrices,
     rotation_z,
@@ -113,12 +112,26 @@ def test_gradcheck(filter):
     assert torch.autograd.gradcheck(run, (signal, weight, bias), fast_mode=True)
 
 
-def test_bad_input():
-    layer = SO3ToS2(2, 2, 4, 3)
-    with pytest.raises(ValueError, match=r"SO3ToS2 expected input with 2 channels"):
-        layer(torch.zeros(1, 1, 8, 8, 8))
-    with pytest.raises(ValueError, match=r"expected input on SO3Grid\(bandwidth=4\)"):
-        layer(torch.zeros(1, 2, 6, 6, 6))
+@pytest.mark.parametrize(
+    ("shape", "message"),
+    [
+        ((1, 1, 8, 8, 8), r"SO3ToS2 expected input with 2 channels.*got 1 channels"),
+        (
+            (1, 2, 6, 6, 6),
+            r"expected input on SO3Grid\(bandwidth=4\).*got shape \(1, 2, 6, 6, 6\)"
+            r".*SO\(3\) grid of bandwidth 3",
+        ),
+        ((2, 8, 8, 8), r"expected input of rank 5.*got rank 4.*unsqueeze"),
+        ((1, 2, 8, 8), r"expected input of rank 5.*got rank 4 and shape \(1, 2, 8, 8\)"),
+    ],
+)
+def test_bad_input_names_expected_and_actual_shapes(shape, message):
+    with pytest.raises(ValueError, match=message):
+        SO3ToS2(2, 2, 4, 3)(torch.zeros(shape))
+
+
+def test_bad_arguments():
     with pytest.raises(TypeError, match="sphere grid"):
         SO3ToS2(1, 1, 3, 3, grid=SO3Grid(3))
-    assert euler_zyz_from_matrix  # imported for the reference above
+    with pytest.raises(TypeError, match="floating-point"):
+        SO3ToS2(1, 1, 3, 3)(torch.zeros(1, 1, 6, 6, 6, dtype=torch.long))

@@ -105,9 +105,24 @@ def test_gradcheck(filter):
     assert torch.autograd.gradcheck(run, (signal, weight, bias), fast_mode=True)
 
 
-def test_bad_input():
-    layer = ZonalS2Convolution(2, 2, 4)
-    with pytest.raises(ValueError, match=r"ZonalS2Convolution expected input with 2 channels"):
-        layer(torch.zeros(1, 3, 8, 8))
+@pytest.mark.parametrize(
+    ("shape", "message"),
+    [
+        ((1, 3, 8, 8), r"ZonalS2Convolution expected input with 2 channels.*got 3 channels"),
+        (
+            (1, 2, 12, 12),
+            r"expected input on EquiangularGrid\(bandwidth=4\).*got shape \(1, 2, 12, 12\)"
+            r".*equiangular grid of bandwidth 6",
+        ),
+        ((2, 8, 8), r"expected input of rank 4.*got rank 3.*unsqueeze"),
+        ((1, 2, 8, 8, 8), r"expected input of rank 4.*got rank 5"),
+    ],
+)
+def test_bad_input_names_expected_and_actual_shapes(shape, message):
+    with pytest.raises(ValueError, match=message):
+        ZonalS2Convolution(2, 2, 4)(torch.zeros(shape))
+
+
+def test_bad_arguments():
     with pytest.raises(ValueError, match=r"ring colatitudes of shape \(n_rings,\)"):
         ZonalS2Convolution(1, 1, 4, ring_colatitudes=torch.zeros(2, 2))

@@ -119,7 +119,7 @@ def matrix_from_euler_zyz(
     --------
     >>> import math
     >>> R = matrix_from_euler_zyz(math.pi / 2, 0.0, 0.0)
-    >>> [round(v, 6) for v in (R @ torch.tensor([1.0, 0.0, 0.0])).tolist()]
+    >>> [round(v, 6) + 0.0 for v in (R @ torch.tensor([1.0, 0.0, 0.0])).tolist()]  # + 0.0: no -0.0
     [0.0, 1.0, 0.0]
     """
     alpha, beta, gamma = torch.broadcast_tensors(

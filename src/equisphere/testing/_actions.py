@@ -76,7 +76,7 @@ class SphereRotation:
     def __init__(
         self,
         grid: SphereGrid,
-        method: Literal["harmonic", "interpolate"] = "harmonic",
+        method: Literal["harmonic", "grid", "interpolate"] = "harmonic",
         bandwidth: int | None = None,
     ) -> None:
         if not isinstance(grid, SphereGrid):
