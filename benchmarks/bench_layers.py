@@ -10,7 +10,9 @@ at the same band limits (``lmax = B - 1``) and on SO(3) grids of the same size
 (``aspect_ratio=2``, four times the points) is timed as well.
 
 Each figure comes from a fresh subprocess: the median time of ``--repeats``
-runs after one warm-up, and the peak resident memory of those runs above the
+runs after one warm-up (``--clock wall``: elapsed time; ``--clock cpu``: this
+process's CPU time, steadier when other jobs share the cores, meant for
+``--threads 1``), and the peak resident memory of those runs above the
 resident memory before them (Linux ``VmHWM`` after resetting it through
 ``/proc/self/clear_refs``): what one step needs on top of the model, its
 precomputed tables and the input, autograd graph included. The workers run
@@ -22,8 +24,12 @@ quoted in docs/equivariance.md: each linear layer against random rotations of
 band-limited inputs (float64), and the whole classifier against the rotations
 that permute its grids (float32) and against uniformly random rotations.
 
+With ``--one-piece`` it compares instead with the same network with every
+harmonic transform in one piece under plain autograd, which shows what running
+them on blocks with nothing saved for backward saves.
+
 Run: ``python benchmarks/bench_layers.py [--batch 32] [--repeats 5] [--threads 2]
-[--equivariance]``.
+[--clock wall|cpu] [--equivariance | --one-piece]``. The load average is printed with the results.
 """
 
 from __future__ import annotations
@@ -118,11 +124,25 @@ def build_e3nn(aspect_ratio: int) -> torch.nn.Module:
     return E3nnS2CNN()
 
 
+def build_equisphere_one_piece() -> torch.nn.Module:
+    """The same network with every harmonic transform in one piece under plain autograd.
+
+    For ``--one-piece``: what running the transforms on blocks of the batch (with
+    nothing saved for backward, ``equisphere.nn._spectral.blockwise``) saves.
+    """
+    from equisphere.nn import _spectral
+
+    _spectral.blockwise.__defaults__ = (1 << 62,)  # block_elements: one block, whatever the size
+    return build_equisphere()
+
+
 BUILDERS = {
     "equisphere": build_equisphere,
     "e3nn (same grid)": lambda: build_e3nn(aspect_ratio=1),
     "e3nn (default grid)": lambda: build_e3nn(aspect_ratio=2),
+    "equisphere, one piece": build_equisphere_one_piece,
 }
+PEERS = ["e3nn (same grid)", "e3nn (default grid)"]
 
 
 def _memory_kib(key: str) -> int:
@@ -141,8 +161,20 @@ def _reset_peak() -> int:
     return _memory_kib("VmRSS") * 1024
 
 
-def measure(name: str, backward: bool, kind: str, batch: int, repeats: int, threads: int) -> dict:
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def measure(
+    name: str,
+    backward: bool,
+    kind: str,
+    batch: int,
+    repeats: int,
+    threads: int,
+    clock: str = "wall",
+) -> dict:
     """Median time (``kind="time"``) or peak memory (``"memory"``) of one model and mode."""
+    now = CLOCKS[clock]
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = BUILDERS[name]()
@@ -162,9 +194,9 @@ def measure(name: str, backward: bool, kind: str, batch: int, repeats: int, thre
     values = []
     for _ in range(repeats):
         if kind == "time":
-            start = time.perf_counter()
+            start = now()
             step()
-            values.append(time.perf_counter() - start)
+            values.append(now() - start)
         else:
             before = _reset_peak()
             step()
@@ -178,7 +210,7 @@ def run_subprocess(name: str, backward: bool, kind: str, args: argparse.Namespac
     job = {"name": name, "backward": backward, "kind": kind}
     command = [sys.executable, __file__, "--worker", json.dumps(job)]
     command += ["--batch", str(args.batch), "--repeats", str(args.repeats)]
-    command += ["--threads", str(args.threads)]
+    command += ["--threads", str(args.threads), "--clock", args.clock]
     env = dict(os.environ)
     if kind == "memory":
         env["MALLOC_MMAP_THRESHOLD_"] = "131072"  # freed blocks return to the system
@@ -313,7 +345,18 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--clock",
+        choices=sorted(CLOCKS),
+        default="wall",
+        help="wall: elapsed time; cpu: this process's CPU time (use with --threads 1)",
+    )
     parser.add_argument("--equivariance", action="store_true", help="print equivariance errors")
+    parser.add_argument(
+        "--one-piece",
+        action="store_true",
+        help="compare with the harmonic transforms in one piece instead of with e3nn",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.equivariance:
@@ -323,32 +366,40 @@ def main() -> None:
     if args.worker:
         job = json.loads(args.worker)
         result = measure(
-            job["name"], job["backward"], job["kind"], args.batch, args.repeats, args.threads
+            job["name"],
+            job["backward"],
+            job["kind"],
+            args.batch,
+            args.repeats,
+            args.threads,
+            args.clock,
         )
         print(json.dumps(result))
         return
 
     print(
-        f"S2CNN 30 -> 10 -> 6, batch {args.batch}, CPU, {args.threads} threads; time: median "
-        f"of {args.repeats}, peak memory: smallest of {args.repeats}"
+        f"S2CNN 30 -> 10 -> 6, batch {args.batch}, CPU, {args.threads} threads; time "
+        f"({args.clock} clock): median of {args.repeats}, peak memory: smallest of {args.repeats}"
     )
+    print("load average at the start: " + ", ".join(f"{v:.1f}" for v in os.getloadavg()))
     from equisphere.nn import parameter_table
 
     print(parameter_table(build_equisphere()))
+    stacks = ["equisphere", "equisphere, one piece"] if args.one_piece else ["equisphere"] + PEERS
     results = {
         (name, backward, kind): run_subprocess(name, backward, kind, args)
-        for name in BUILDERS
+        for name in stacks
         for backward in (False, True)
         for kind in ("time", "memory")
     }
     print(f"{'stack':<22}{'params':>9}{'fwd ms':>9}{'fwd MiB':>9}{'f+b ms':>9}{'f+b MiB':>9}")
-    for name in BUILDERS:
+    for name in stacks:
         row = [results[(name, b, k)]["value"] for b in (False, True) for k in ("time", "memory")]
         print(
             f"{name:<22}{results[(name, False, 'time')]['parameters']:>9,}"
             f"{row[0] * 1e3:>9.1f}{row[1] / 2**20:>9.1f}{row[2] * 1e3:>9.1f}{row[3] / 2**20:>9.1f}"
         )
-    for name in list(BUILDERS)[1:]:
+    for name in stacks[1:]:
         ratios = {
             (b, k): results[(name, b, k)]["value"]
             / max(results[("equisphere", b, k)]["value"], 1e-9)
@@ -361,6 +412,7 @@ def main() -> None:
             f"{ratios[(False, 'memory')]:.2f}x, forward+backward {ratios[(True, 'memory')]:.2f}x "
             "(above 1: equisphere is faster / leaner)"
         )
+    print("load average at the end: " + ", ".join(f"{v:.1f}" for v in os.getloadavg()))
 
 
 if __name__ == "__main__":
