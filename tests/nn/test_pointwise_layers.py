@@ -164,6 +164,20 @@ def test_relu_keeps_a_mask_and_matches_torch():
     torch.testing.assert_close(grad, (signal > 0).double(), rtol=0, atol=0)
 
 
+def test_relu_makes_no_float_copy_of_its_mask():
+    # float * bool converts the bool mask to a float tensor as large as the signal
+    # (aten::_to_copy) before multiplying: 20 MiB at the Cohen stack's first layer.
+    signal = torch.randn(4, 3, 6, 6, 6, requires_grad=True)
+    grad_output = torch.ones(signal.shape)
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    with torch.profiler.profile(activities=activities, profile_memory=True) as profile:
+        output = GridActivation("relu")(signal)
+        torch.autograd.grad(output, signal, grad_output)
+    copies = [e.cpu_memory_usage for e in profile.events() if e.name == "aten::_to_copy"]
+    assert "_ReLUBackward" in {event.name for event in profile.events()}
+    assert all(size < 64 for size in copies), copies  # a scalar 0 converted: 4 bytes
+
+
 def test_global_pool_and_band_limit_gradcheck():
     for grid in (SO3Grid(2), EquiangularGrid(3)):
         signal = torch.randn(2, 3, *grid.shape, dtype=torch.float64, requires_grad=True)
