@@ -232,3 +232,18 @@ def test_demo_trains_evaluates_and_plots(capsys, tmp_path):
     assert {"training_curves.png", "confusion_plain_NR.png", "confusion_augmented_R.png"} <= names
     status, _, err = run_cli(capsys, "demo", "--config", tmp_path / "demo.yaml", "--output", output)
     assert status == 2 and "exists already" in err
+
+
+def test_default_demo_config_trains_an_s2cnn_and_a_planar_cnn_on_upright_spheres(tmp_path):
+    # 'equisphere demo' with no arguments reads this file; a bad key would only show at the
+    # user's first command.
+    from equisphere.cli.demo import DEFAULT_CONFIG, demo_configs
+
+    configs = demo_configs(yaml.safe_load(DEFAULT_CONFIG.read_text()), [], tmp_path / "runs")
+    models = {config.model.name for config in configs.values()}
+    assert {"s2cnn-cohen2018", "planar-cnn"} <= models
+    for config in configs.values():
+        assert config.data.train_rotation == "NR" and config.data.source is None
+        assert config.data.task == "classification"
+        assert config.trainer.runs_dir == str(tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()
