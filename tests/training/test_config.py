@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from equisphere.training.config import (
@@ -93,3 +95,32 @@ def test_saved_config_round_trips_and_is_never_overwritten(tmp_path):
     with pytest.raises(FileExistsError):
         save_config(Config(), tmp_path / "saved.yaml")
     assert load_config(tmp_path / "saved.yaml") == config
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("trainer.max_epochs=-1", "expected trainer.max_epochs >= 1, got -1"),
+        ("trainer.max_epochs=0", "expected trainer.max_epochs >= 1, got 0"),
+        ("optim.lr=-1", "expected optim.lr >= 0, got -1"),
+        ("optim.lr=.nan", "expected optim.lr >= 0, got nan"),
+        ("data.bandwidth=0", "expected data.bandwidth >= 1, got 0"),
+        ("data.batch_size=0", "expected data.batch_size >= 1, got 0"),
+        ("data.train_size=-5", "expected data.train_size >= 1, got -5"),
+        ("data.val_fraction=1.0", "expected data.val_fraction below 1, got 1.0"),
+        ("optim.momentum=1.5", "expected optim.momentum below 1, got 1.5"),
+    ],
+)
+def test_values_out_of_range_are_rejected(override, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        config_from_dict({}, [override])
+
+
+def test_empty_file_and_override_errors_are_named_as_such(tmp_path):
+    with pytest.raises(ConfigError, match="is empty; expected sections model, data"):
+        load_config(write(tmp_path, "# nothing but a comment\n"))
+    path = write(tmp_path, "trainer:\n  max_epochs: 3\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, ["trainer.max_epoch=5"])
+    assert str(info.value).startswith("command-line override: unknown key 'max_epoch'")
+    assert str(path) not in str(info.value)

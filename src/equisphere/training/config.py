@@ -17,6 +17,7 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -149,13 +150,21 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
     if not path.is_file():
         raise FileNotFoundError(f"config file {str(path)!r} not found")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
         raise ConfigError(f"config file {str(path)!r} is not valid YAML: {error}") from None
+    if raw is None:
+        raise ConfigError(
+            f"config file {str(path)!r} is empty; expected sections {', '.join(_SECTIONS)}"
+        )
+    try:
+        config_from_dict(raw)  # the file alone, so that its own errors are named as its
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
     try:
         return config_from_dict(raw, overrides)
     except ConfigError as error:
-        raise ConfigError(f"{path}: {error}") from None
+        raise ConfigError(f"command-line override: {error}") from None
 
 
 def config_from_dict(raw: Mapping[str, Any], overrides: Iterable[str] = ()) -> Config:
@@ -172,7 +181,42 @@ def config_from_dict(raw: Mapping[str, Any], overrides: Iterable[str] = ()) -> C
         if not isinstance(values, Mapping):
             raise ConfigError(f"expected section {name!r} to be a mapping, got {values!r}")
         sections[name] = _build_section(cls, name, values)
-    return Config(**sections)
+    config = Config(**sections)
+    _check_ranges(config)
+    return config
+
+
+# (section, key) -> (smallest allowed value, whether the bound itself is allowed)
+_LOWER_BOUNDS: dict[tuple[str, str], tuple[float, bool]] = {
+    ("data", "bandwidth"): (1, True),
+    ("data", "train_size"): (1, True),
+    ("data", "test_size"): (1, True),
+    ("data", "val_size"): (0, True),
+    ("data", "val_fraction"): (0, True),
+    ("data", "batch_size"): (1, True),
+    ("data", "num_workers"): (0, True),
+    ("trainer", "max_epochs"): (1, True),
+    ("trainer", "num_nodes"): (1, True),
+    ("trainer", "log_every_n_steps"): (1, True),
+    ("trainer", "save_top_k"): (-1, True),
+    ("optim", "lr"): (0, True),
+    ("optim", "weight_decay"): (0, True),
+    ("optim", "momentum"): (0, True),
+}
+
+
+def _check_ranges(config: Config) -> None:
+    for (section, key), (bound, inclusive) in _LOWER_BOUNDS.items():
+        value = getattr(getattr(config, section), key)
+        if value is None:
+            continue
+        if not math.isfinite(value) or value < bound or (value == bound and not inclusive):
+            relation = ">=" if inclusive else ">"
+            raise ConfigError(f"expected {section}.{key} {relation} {bound}, got {value!r}")
+    if config.data.val_fraction >= 1:
+        raise ConfigError(f"expected data.val_fraction below 1, got {config.data.val_fraction!r}")
+    if config.optim.momentum >= 1:
+        raise ConfigError(f"expected optim.momentum below 1, got {config.optim.momentum!r}")
 
 
 def apply_overrides(raw: Mapping[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
