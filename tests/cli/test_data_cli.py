@@ -60,12 +60,26 @@ def test_segmentation_sheet(tmp_path):
         (["data", "generate", "--setting", "NR"], "like 'NR/NR'"),
         (["data", "generate", "--train-rotation", "up"], "--train-rotation 'NR'"),
         (["data", "sheet", "--output", "x.jpg"], "end in .png"),
+        (["data", "sheet", "--count", "0"], "expected 1 <= --count <= 64 samples"),
+        (["data", "sheet", "--count", "100"], "<= 64 samples on one classification sheet, got 100"),
+        (
+            ["data", "sheet", "--task", "segmentation", "--count", "33"],
+            "expected 1 <= --count <= 32 samples on one segmentation sheet, got 33",
+        ),
         (["data"], "expected an action"),
     ],
 )
-def test_errors_are_clear(argv, message, capsys, tmp_path):
+def test_errors_are_clear(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     assert main([*argv, "--cache-dir", str(tmp_path)] if len(argv) > 1 else argv) == 2
     assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # refused before building data or drawing
+
+
+def test_sheet_help_states_the_count_limit(capsys):
+    with pytest.raises(SystemExit):
+        main(["data", "sheet", "--help"])
+    assert "at most 64, or 32 with --task segmentation" in " ".join(capsys.readouterr().out.split())
 
 
 def test_bad_idx_file_is_named(tmp_path, capsys):

@@ -131,6 +131,30 @@ def test_generate_writes_the_woodscape_layout(workspace, capsys):
     assert {p: p.stat().st_mtime_ns for p in tree(train)} == before
 
 
+def test_generate_names_a_panorama_that_is_not_an_image_without_writing(capsys, tmp_path):
+    panoramas = tmp_path / "panoramas"
+    panoramas.mkdir()
+    (panoramas / "notes.png").write_text("not pixels\n")
+    before = tree(tmp_path)
+    argv = ["fisheye", "generate", tmp_path / "set", "--panoramas", panoramas, "--size", 2]
+    status, _, err = run_cli(capsys, *argv)
+    assert status == 2 and "equisphere fisheye: error: " in err
+    assert "notes.png" in err and "expected an image file (PNG, JPEG, ...)" in err
+    assert tree(tmp_path) == before
+
+
+def test_a_file_that_is_not_a_checkpoint_says_what_is_expected(tmp_path):
+    (tmp_path / "notes.ckpt").write_text("hello\n")
+    np.save(tmp_path / "array.npy", np.zeros(3))
+    expected = "not a checkpoint written by equisphere (expected a .ckpt file from `equisphere"
+    for name in ("notes.ckpt", "array.npy"):
+        with pytest.raises(ValueError) as raised:
+            load_fisheye_task(tmp_path / name)
+        message = str(raised.value)
+        assert message.startswith(f"{str(tmp_path / name)!r}: {expected} fisheye train`): ")
+        assert "\n" not in message and len(message) < 250, message
+
+
 # ----- train, evaluate, equivariance -------------------------------------------------------------
 
 

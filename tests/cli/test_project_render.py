@@ -176,3 +176,27 @@ def test_bad_inputs_give_clear_errors(small_setup, capsys, shared_data):
     Image.fromarray(np.zeros((10, 30, 3), dtype=np.uint8)).save(folder / "notpano.png")
     assert main(["render", "notpano.png", "--camera", str(calibration)]) == 2
     assert "(..., H, 2H)" in capsys.readouterr().err
+
+
+def test_a_file_that_is_not_an_image_is_named_without_writing(small_setup, capsys):
+    folder, calibration, _ = small_setup
+    (folder / "notes.png").write_text("not pixels\n")
+    before = sorted(folder.rglob("*"))
+    for command in ("render", "project"):
+        assert main([command, "notes.png", "--camera", str(calibration)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"equisphere {command}: error: ")
+        assert "'notes.png'" in err and "expected an image file (PNG, JPEG, ...)" in err
+    assert sorted(folder.rglob("*")) == before
+
+
+@pytest.mark.parametrize("output", ["fv", "fv.png", "fv.npz", "fv.PNG"])
+def test_project_output_with_a_known_suffix_is_the_prefix(small_setup, output, capsys):
+    folder, calibration, _ = small_setup
+    Image.open("sunrise.png").resize((160, 121)).save("frame.png")  # the calibration's size
+    argv = ["project", "frame.png", "--camera", str(calibration), "--bandwidth", "8"]
+    assert main([*argv, "--output", output]) == 0
+    capsys.readouterr()
+    written = sorted(p.name for p in folder.iterdir() if p.name.lower().startswith("fv"))
+    assert written == ["fv.npz", "fv.png"]
+    assert np.load(folder / "fv.npz")["signal"].shape == (3, 16, 16)

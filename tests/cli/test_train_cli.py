@@ -247,3 +247,76 @@ def test_default_demo_config_trains_an_s2cnn_and_a_planar_cnn_on_upright_spheres
         assert config.data.task == "classification"
         assert config.trainer.runs_dir == str(tmp_path / "runs")
     assert not (tmp_path / "runs").exists()
+
+
+def test_files_of_the_wrong_kind_are_named_without_writing(trained, capsys, tmp_path):
+    _, checkpoints = trained
+    (tmp_path / "notes.png").write_text("not pixels\n")
+    (tmp_path / "notes.ckpt").write_text("hello\n")
+    np.save(tmp_path / "array.npy", np.zeros((16, 16), dtype=np.float32))
+    before = tree(tmp_path)
+    status, _, err = run_cli(capsys, "predict", checkpoints["segmentation"], tmp_path / "notes.png")
+    assert status == 2 and err.startswith("equisphere predict: error: ")
+    assert "notes.png" in err and "expected an image file (PNG, JPEG, ...)" in err
+    expected = (
+        "not a checkpoint written by equisphere (expected a .ckpt file from `equisphere train`)"
+    )
+    for checkpoint in ("notes.ckpt", "array.npy"):
+        for command in ("predict", "evaluate"):
+            argv = [command, tmp_path / checkpoint] + (
+                [tmp_path / "array.npy"] * (command == "predict")
+            )
+            status, _, err = run_cli(capsys, *argv)
+            assert status == 2
+            assert err.startswith(
+                f"equisphere {command}: error: {str(tmp_path / checkpoint)!r}: {expected}: "
+            )
+            assert err.count("\n") == 1 and len(err) < 250, err
+    assert tree(tmp_path) == before
+
+
+def test_runs_dir_that_is_a_file_is_refused_without_writing(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(tiny_config(tmp_path)))
+    (tmp_path / "runs").write_text("mine")
+    before = tree(tmp_path)
+    status, _, err = run_cli(capsys, "train", "--config", "config.yaml", "--runs-dir", "runs")
+    assert status == 2 and err.startswith("equisphere train: error: ")
+    assert "expected trainer.runs_dir (--runs-dir) to be a folder, got the file 'runs'" in err
+    assert tree(tmp_path) == before and (tmp_path / "runs").read_text() == "mine"
+
+
+def test_failed_demo_leaves_no_output_folder_behind(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    shared = tiny_config(tmp_path)
+    data = {**shared["data"], "source": str(tmp_path / "no-such-folder")}
+    demo = {
+        "data": data,
+        "trainer": {"max_epochs": 1},
+        "runs": [{"name": "plain", "model": shared["model"]}],
+    }
+    (tmp_path / "demo.yaml").write_text(yaml.safe_dump(demo))
+    before = tree(tmp_path)
+    for _ in range(2):  # the second run meets the same error, not "exists already"
+        status, _, err = run_cli(capsys, "demo", "--config", "demo.yaml", "--output", "out")
+        assert status == 2 and err.startswith("equisphere demo: error: source folder")
+        assert "no-such-folder" in err
+        assert tree(tmp_path) == before
+
+
+def test_failed_demo_keeps_a_folder_that_holds_results(tmp_path):
+    from equisphere.cli.demo import _remove_if_nothing_written
+
+    run = tmp_path / "out" / "runs" / "plain-1"
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text("model: {}\n")
+    (run / "metrics.csv").write_text("epoch\n0\n")
+    _remove_if_nothing_written(tmp_path / "out")
+    assert (run / "config.yaml").is_file() and (run / "metrics.csv").is_file()
+    (run / "metrics.csv").unlink()
+    (tmp_path / "out" / "notes.txt").write_text("mine")  # not a file the demo writes first
+    _remove_if_nothing_written(tmp_path / "out")
+    assert (tmp_path / "out" / "notes.txt").read_text() == "mine"
+    (tmp_path / "out" / "notes.txt").unlink()
+    _remove_if_nothing_written(tmp_path / "out")
+    assert list(tmp_path.iterdir()) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -115,8 +116,19 @@ def test_load_task_rejects_missing_and_foreign_files(tmp_path):
         load_task("nope.ckpt")
     text = tmp_path / "notes.ckpt"
     text.write_text("not a checkpoint")
-    with pytest.raises(ValueError, match="is not a readable checkpoint"):
+    expected = (
+        "not a checkpoint written by equisphere (expected a .ckpt file from `equisphere train`)"
+    )
+    with pytest.raises(ValueError, match=re.escape(f"notes.ckpt': {expected}: ")):
         load_task(text)
+    # An array file fails torch's weights-only check: its first sentence only, not the essay.
+    array = tmp_path / "array.npy"
+    np.save(array, np.zeros(3))
+    with pytest.raises(ValueError) as raised:
+        load_task(array)
+    message = str(raised.value)
+    assert message.startswith(f"{str(array)!r}: {expected}: ") and "weights" in message.lower()
+    assert "\n" not in message and len(message) < len(str(array)) + 160, message
     other = tmp_path / "other.ckpt"
     torch.save({"state_dict": {}}, other)
     with pytest.raises(ValueError, match="not an equisphere training checkpoint"):

@@ -79,18 +79,9 @@ def demo_configs(raw: dict[str, Any], overrides: list[str], runs_dir: Path) -> d
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
     import yaml
 
     from equisphere.cli.train import quiet_lightning
-    from equisphere.models import count_parameters
-    from equisphere.training.evaluate import evaluate_model, test_loader
-    from equisphere.training.trainer import train
-    from equisphere.viz.training_plots import (
-        plot_confusion_matrix,
-        plot_sample_predictions,
-        plot_training_curves,
-    )
 
     quiet_lightning(getattr(args, "verbose", False))
     if not args.config.is_file():
@@ -102,6 +93,46 @@ def run(args: argparse.Namespace) -> int:
     configs = demo_configs(yaml.safe_load(args.config.read_text()), overrides, output / "runs")
 
     output.mkdir(parents=True)
+    try:
+        return _train_and_plot(configs, output)
+    except BaseException:
+        _remove_if_nothing_written(output)
+        raise
+
+
+def _remove_if_nothing_written(output: Path) -> None:
+    """Delete the run's new output folder again while it holds no result, so a rerun may use it.
+
+    No result means: empty folders, and at most the copy of its config that training writes
+    into each run folder (``runs/<name>-<time>/config.yaml``) before its first step.
+    """
+    entries = sorted(output.rglob("*"), key=lambda p: len(p.parts), reverse=True)
+    configs = [p for p in entries if p.is_file() and not p.is_symlink()]
+    if any(p.is_symlink() or not (p.is_dir() or p in configs) for p in entries):
+        return
+    if any(p.name != "config.yaml" or p.parent.parent != output / "runs" for p in configs):
+        return
+    try:
+        for config in configs:
+            config.unlink()
+        for folder in [p for p in entries if p not in configs] + [output]:  # deepest first
+            folder.rmdir()  # only an empty folder: anything that appeared meanwhile stays
+    except OSError:
+        return
+
+
+def _train_and_plot(configs: dict[str, Any], output: Path) -> int:
+    import torch
+
+    from equisphere.models import count_parameters
+    from equisphere.training.evaluate import evaluate_model, test_loader
+    from equisphere.training.trainer import train
+    from equisphere.viz.training_plots import (
+        plot_confusion_matrix,
+        plot_sample_predictions,
+        plot_training_curves,
+    )
+
     results: dict[str, Any] = {}
     loaders: dict[tuple, Any] = {}
     samples: dict[str, Any] = {}  # test set -> first signals and labels

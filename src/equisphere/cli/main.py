@@ -76,8 +76,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.run(args) or 0)
-    except (CommandError, ValueError, TypeError, FileNotFoundError, FileExistsError) as error:
-        print(f"equisphere {args.command}: error: {error}", file=sys.stderr)
+    except (CommandError, ValueError, TypeError, OSError) as error:
+        # OSError covers what the file system and Pillow raise: a missing or existing path, a
+        # folder that is a file, a file that is not an image (PIL.UnidentifiedImageError).
+        message = str(error)
+        if type(error).__name__ == "UnidentifiedImageError":  # Pillow's, which names the file
+            message += "; expected an image file (PNG, JPEG, ...)"
+        print(f"equisphere {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

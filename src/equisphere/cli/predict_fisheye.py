@@ -36,7 +36,9 @@ def read_image(path: str | os.PathLike[str]) -> torch.Tensor:
         with Image.open(path) as image:
             pixels = np.asarray(image.convert("RGB"), dtype=np.float32) / 255
     except UnidentifiedImageError:
-        raise ValueError(f"{str(path)!r} is not an image Pillow can read") from None
+        raise ValueError(
+            f"{str(path)!r}: expected an image file (PNG, JPEG, ...), got a file Pillow cannot read"
+        ) from None
     return torch.from_numpy(pixels).permute(2, 0, 1).contiguous()
 
 

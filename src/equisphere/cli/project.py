@@ -54,7 +54,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="scale the calibration to the image when the image was resized uniformly",
     )
     parser.add_argument(
-        "--output", type=Path, help="prefix of the outputs (default: IMAGE name + '_sphere')"
+        "--output",
+        type=Path,
+        help="prefix of the outputs, to which .npz and .png are added; a trailing .npz or .png "
+        "is dropped first (default: IMAGE name + '_sphere')",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
 
@@ -141,6 +144,9 @@ def read_image(path: Path, labels: bool):
 
 
 def outputs_for(prefix: Path, suffixes: tuple[str, ...], overwrite: bool) -> list[Path]:
+    """``prefix`` + each suffix; a prefix that already ends in one of them loses it first."""
+    if prefix.suffix.lower() in suffixes:  # --output out.png means out.npz and out.png
+        prefix = prefix.with_suffix("")
     paths = [prefix.with_name(prefix.name + suffix) for suffix in suffixes]
     existing = [str(p) for p in paths if p.exists()]
     if existing and not overwrite:

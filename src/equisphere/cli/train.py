@@ -77,6 +77,11 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"checkpoint {str(args.resume)!r} to resume from not found")
     config = resolve_config(args)
     trainer = config.trainer
+    if Path(trainer.runs_dir).exists() and not Path(trainer.runs_dir).is_dir():
+        raise CommandError(
+            f"expected trainer.runs_dir (--runs-dir) to be a folder, got the file "
+            f"{str(trainer.runs_dir)!r}; choose another --runs-dir"
+        )
     precision = resolve_precision(trainer.precision, trainer.accelerator)
     if precision != trainer.precision and rank_zero_only.rank == 0:
         print(f"note: {trainer.precision} precision needs CUDA; training in {precision}")

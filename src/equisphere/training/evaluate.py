@@ -31,6 +31,15 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
+def short_reason(error: BaseException) -> str:
+    """The first sentence of an error's message, with its type where the text alone is cryptic."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    reason = lines[0].split(". ")[0].rstrip(".") if lines else ""
+    if " " not in reason:  # e.g. a bare key or number from the unpickler
+        reason = f"not a PyTorch file ({type(error).__name__} {reason})".replace(" )", ")")
+    return reason
+
+
 def load_task(checkpoint: str | Path, map_location: str | torch.device = "cpu") -> SphericalTask:
     """Load a :class:`SphericalTask` from a checkpoint written by ``equisphere train``.
 
@@ -51,7 +60,10 @@ def load_task(checkpoint: str | Path, map_location: str | torch.device = "cpu") 
         # weights_only: plain tensors and containers, never arbitrary pickled code.
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many kinds on a corrupt or foreign file
-        raise ValueError(f"{str(path)!r} is not a readable checkpoint: {error}") from None
+        raise ValueError(
+            f"{str(path)!r}: not a checkpoint written by equisphere (expected a .ckpt file from "
+            f"`equisphere train`): {short_reason(error)}"
+        ) from None
     hparams = payload.get("hyper_parameters") if isinstance(payload, dict) else None
     if not isinstance(hparams, dict) or "config" not in hparams or "state_dict" not in payload:
         raise ValueError(

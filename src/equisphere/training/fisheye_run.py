@@ -149,7 +149,12 @@ def load_fisheye_task(
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many kinds on a corrupt or foreign file
-        raise ValueError(f"{str(path)!r} is not a readable checkpoint: {error}") from None
+        from equisphere.training.evaluate import short_reason
+
+        raise ValueError(
+            f"{str(path)!r}: not a checkpoint written by equisphere (expected a .ckpt file from "
+            f"`equisphere fisheye train`): {short_reason(error)}"
+        ) from None
     hparams = payload.get("hyper_parameters") if isinstance(payload, dict) else None
     if not isinstance(hparams, dict) or hparams.get("kind") != "fisheye-segmentation":
         raise ValueError(
