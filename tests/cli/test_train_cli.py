@@ -320,3 +320,32 @@ def test_failed_demo_keeps_a_folder_that_holds_results(tmp_path):
     (tmp_path / "out" / "notes.txt").unlink()
     _remove_if_nothing_written(tmp_path / "out")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_verdicts_follow_the_measured_accuracies(capsys):
+    from equisphere.cli.demo import _print_table
+
+    def row(upright, rotated):
+        return {
+            "parameters": 1000,
+            "train_seconds": 1.0,
+            "class_names": [str(k) for k in range(10)],
+            "NR": {"accuracy": upright},
+            "R": {"accuracy": rotated},
+        }
+
+    _print_table(
+        {
+            "equivariant": row(0.55, 0.532),
+            "planar": row(0.87, 0.11),
+            "untrained": row(0.10, 0.10),
+            "halfway": row(0.80, 0.60),
+        }
+    )
+    lines = dict(
+        line.split(": ", 1) for line in capsys.readouterr().out.splitlines() if ": " in line
+    )
+    assert lines["equivariant"].startswith("keeps its accuracy on rotated spheres")
+    assert lines["planar"].startswith("loses more than half of its margin over chance (10%)")
+    assert lines["untrained"].startswith("is near chance (10%) even upright")
+    assert lines["halfway"] == "loses 20.0 points when rotated"

@@ -216,7 +216,9 @@ def _print_table(results: dict[str, Any]) -> None:
     for name, row in results.items():
         upright, rotated = 100 * row["NR"][metric], 100 * row["R"][metric]
         chance = 100 / len(row["class_names"])
-        if upright - rotated <= KEEPS_POINTS:
+        if upright - chance < KEEPS_POINTS:
+            verdict = f"is near chance ({chance:.0f}%) even upright: too little training to judge"
+        elif upright - rotated <= KEEPS_POINTS:
             verdict = f"keeps its {metric} on rotated spheres (within {KEEPS_POINTS:.0f} points)"
         elif rotated - chance < 0.5 * (upright - chance):
             verdict = f"loses more than half of its margin over chance ({chance:.0f}%) when rotated"

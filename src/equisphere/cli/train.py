@@ -62,6 +62,8 @@ def quiet_lightning(verbose: bool) -> None:
     """Lightning's start-up notes (GPU available, tips) only with ``equisphere -v``."""
     import logging
 
+    import lightning.pytorch  # noqa: F401  (its import sets its loggers to INFO: import first)
+
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.WARNING)
 
