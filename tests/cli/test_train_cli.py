@@ -207,6 +207,18 @@ def test_wrong_grid_size_is_rejected_without_writing(trained, capsys, tmp_path):
     assert tree(tmp_path) == before
 
 
+def test_sample_of_8_bit_values_is_rejected_without_writing(trained, capsys, tmp_path):
+    _, checkpoints = trained
+    np.save(tmp_path / "bytes.npy", np.full((16, 16), 255.0, dtype=np.float32))
+    before = tree(tmp_path)
+    status, _, err = run_cli(
+        capsys, "predict", checkpoints["classification"], tmp_path / "bytes.npy"
+    )
+    assert status == 2
+    assert "expected values in [0, 1]" in err and "from 255 to 255" in err and "by 255" in err
+    assert tree(tmp_path) == before
+
+
 def test_demo_trains_evaluates_and_plots(capsys, tmp_path):
     shared = tiny_config(tmp_path)
     demo = {

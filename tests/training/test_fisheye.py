@@ -57,7 +57,9 @@ def _config(tmp_path, model, panoramas=None, **data):
                 "options": {**options, **data.pop("options", {})},
             },
             "trainer": {
-                "name": "tiny",
+                # One name per model and augmentation: two runs started within the same
+                # second under one name are refused (run folders are never reused).
+                "name": f"tiny-{model['name']}-{data.get('augment', 'none')}",
                 "runs_dir": str(tmp_path / "runs"),
                 "max_epochs": 1,
                 "progress_bar": False,

@@ -48,8 +48,8 @@ def read_input(path: str | Path, bandwidth: int, in_channels: int = 1) -> Spheri
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        If the file type is unknown, or a sample is not on the ``2B x 2B`` grid,
-        or an image is not twice as wide as it is high.
+        If the file type is unknown, or a sample is not on the ``2B x 2B`` grid or
+        holds values far outside [0, 1], or an image is not twice as wide as it is high.
     """
     path = Path(path)
     if not path.is_file():
@@ -87,6 +87,12 @@ def _read_sample(path: Path, bandwidth: int, in_channels: int) -> torch.Tensor:
         )
     if not array.is_floating_point() or not torch.isfinite(array).all():
         raise ValueError(f"expected finite floating-point values in {path.name!r}")
+    low, high = float(array.min()), float(array.max())
+    if low < -0.5 or high > 1.5:  # slack for the overshoot of band-limited resampling
+        raise ValueError(
+            f"expected values in [0, 1], as the training spheres have, got values from {low:g} to "
+            f"{high:g} in {path.name!r}; divide 8-bit values by 255"
+        )
     return array.to(torch.float32)
 
 
