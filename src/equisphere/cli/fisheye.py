@@ -25,11 +25,53 @@ from pathlib import Path
 
 from equisphere.cli.main import CommandError
 
+_GENERATE_HELP = """Write a WoodScape-style data set of fisheye views of spherical scenes.
+
+Fashion-MNIST garments on the sphere over real equirectangular panoramas, seen
+through a real lens (default: the WoodScape front camera, scaled to --image-size)
+at random upright or fully rotated orientations; labels through the same lens.
+
+Examples:
+  equisphere fisheye generate data/fisheye-train --panoramas my-panoramas/ --size 800
+  equisphere fisheye generate data/fisheye-test --panoramas my-panoramas/ --size 200 \\
+      --split test --orientation rotated --camera my_lens.json
+"""
+
+_TRAIN_HELP = """Train a fisheye segmenter from a config; every run gets a new folder.
+
+Examples:
+  equisphere fisheye train --config configs/fisheye-sphere.yaml data.options.panoramas=DIR
+  equisphere fisheye train --config configs/fisheye-planar.yaml trainer.max_epochs=5
+  equisphere fisheye train --resume RUN/checkpoints/last.ckpt trainer.max_epochs=20
+"""
+
+_EVALUATE_HELP = """mIoU in the image and on the sphere, per class, for upright and rotated cameras.
+
+Examples:
+  equisphere fisheye evaluate RUN/checkpoints/last.ckpt
+  equisphere fisheye evaluate RUN/checkpoints/last.ckpt --rotations R --json
+"""
+
+_EQUIVARIANCE_HELP = """Turn the camera (roll, tilt), segment both views, count disagreeing pixels.
+
+Reported beside its floor: the same figure for the true labels, which is what
+carrying labels between the views by the nearest pixel costs.
+
+Example:
+  equisphere fisheye equivariance RUN/checkpoints/last.ckpt --data data/fisheye-test \\
+      --panoramas my-panoramas/ --scenes 20
+"""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     commands = parser.add_subparsers(dest="fisheye_command", metavar="ACTION", required=True)
 
-    generate = commands.add_parser("generate", help="write a WoodScape-style set of views")
+    generate = commands.add_parser(
+        "generate",
+        help="write a WoodScape-style set of views",
+        description=_GENERATE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     generate.add_argument("output", type=Path, help="folder to create")
     generate.add_argument("--panoramas", type=Path, required=True, help="equirectangular images")
     generate.add_argument("--size", type=int, default=800, help="number of images (800)")
@@ -46,7 +88,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     generate.add_argument("--source", type=Path, help="Fashion-MNIST folder (default built-in)")
     generate.add_argument("--overwrite", action="store_true", help="replace another set there")
 
-    train = commands.add_parser("train", help="train from a config (configs/fisheye-*.yaml)")
+    train = commands.add_parser(
+        "train",
+        help="train from a config (configs/fisheye-*.yaml)",
+        description=_TRAIN_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     train.add_argument("--config", type=Path, help="a YAML config (or give --resume)")
     train.add_argument(
         "--resume", type=Path, metavar="CHECKPOINT", help="continue a run (its config by default)"
@@ -57,14 +104,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     train.add_argument("overrides", nargs="*", metavar="SECTION.KEY=VALUE")
 
-    evaluate = commands.add_parser("evaluate", help="mIoU on upright and rotated cameras")
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="mIoU on upright and rotated cameras",
+        description=_EVALUATE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     evaluate.add_argument("checkpoint", type=Path)
     evaluate.add_argument("--rotations", nargs="+", default=["NR", "R"], choices=("NR", "R"))
     evaluate.add_argument("--test-size", type=int, help="images per generated test set")
     evaluate.add_argument("--device", default="cpu")
     evaluate.add_argument("--json", action="store_true", help="print the result as JSON")
 
-    equivariance = commands.add_parser("equivariance", help="turn the camera, compare")
+    equivariance = commands.add_parser(
+        "equivariance",
+        help="turn the camera, compare",
+        description=_EQUIVARIANCE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     equivariance.add_argument("checkpoint", type=Path)
     equivariance.add_argument("--data", type=Path, required=True, help="a generated set")
     equivariance.add_argument("--panoramas", type=Path, required=True)
