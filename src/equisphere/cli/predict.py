@@ -28,8 +28,6 @@ from pathlib import Path
 
 from equisphere.cli.main import CommandError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", type=Path, help="a .ckpt file written by 'equisphere train'")
@@ -107,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
 def _run_fisheye(args: argparse.Namespace) -> int:
     """``--camera``: segment a camera image through its calibration."""
     from equisphere.cli.predict_fisheye import predict_fisheye
+    from equisphere.training.predict import IMAGE_SUFFIXES
 
     if not args.camera.is_file():
         raise CommandError(

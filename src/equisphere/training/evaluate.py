@@ -40,6 +40,32 @@ def short_reason(error: BaseException) -> str:
     return reason
 
 
+def read_checkpoint(checkpoint: str | Path, command: str) -> dict:
+    """The payload of a checkpoint that ``command`` wrote, read without running pickled code.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``checkpoint`` does not exist.
+    ValueError
+        If torch cannot read it as a checkpoint.
+    """
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"checkpoint {str(path)!r} not found; give the path of a .ckpt file written by "
+            f"'{command}' (in <run folder>/checkpoints/)"
+        )
+    try:
+        # weights_only: plain tensors and containers, never arbitrary pickled code.
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many kinds on a corrupt or foreign file
+        raise ValueError(
+            f"{str(path)!r}: not a checkpoint written by equisphere (expected a .ckpt file from "
+            f"`{command}`): {short_reason(error)}"
+        ) from None
+
+
 def load_task(checkpoint: str | Path, map_location: str | torch.device = "cpu") -> SphericalTask:
     """Load a :class:`SphericalTask` from a checkpoint written by ``equisphere train``.
 
@@ -51,19 +77,7 @@ def load_task(checkpoint: str | Path, map_location: str | torch.device = "cpu") 
         If the file is not a Lightning checkpoint of a SphericalTask.
     """
     path = Path(checkpoint)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"checkpoint {str(path)!r} not found; give the path of a .ckpt file written by "
-            "'equisphere train' (in <run folder>/checkpoints/)"
-        )
-    try:
-        # weights_only: plain tensors and containers, never arbitrary pickled code.
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many kinds on a corrupt or foreign file
-        raise ValueError(
-            f"{str(path)!r}: not a checkpoint written by equisphere (expected a .ckpt file from "
-            f"`equisphere train`): {short_reason(error)}"
-        ) from None
+    payload = read_checkpoint(path, "equisphere train")
     hparams = payload.get("hyper_parameters") if isinstance(payload, dict) else None
     if not isinstance(hparams, dict) or "config" not in hparams or "state_dict" not in payload:
         raise ValueError(

@@ -140,21 +140,10 @@ def load_fisheye_task(
     ValueError
         If it is not a checkpoint of a fisheye segmenter.
     """
-    path = Path(checkpoint)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"checkpoint {str(path)!r} not found; give a .ckpt file written by "
-            "'equisphere fisheye train' (in <run folder>/checkpoints/)"
-        )
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many kinds on a corrupt or foreign file
-        from equisphere.training.evaluate import short_reason
+    from equisphere.training.evaluate import read_checkpoint
 
-        raise ValueError(
-            f"{str(path)!r}: not a checkpoint written by equisphere (expected a .ckpt file from "
-            f"`equisphere fisheye train`): {short_reason(error)}"
-        ) from None
+    path = Path(checkpoint)
+    payload = read_checkpoint(path, "equisphere fisheye train")
     hparams = payload.get("hyper_parameters") if isinstance(payload, dict) else None
     if not isinstance(hparams, dict) or hparams.get("kind") != "fisheye-segmentation":
         raise ValueError(
